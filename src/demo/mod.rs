@@ -1,0 +1,1 @@
+//! The embedded demo MCP server (stdio and Streamable HTTP).

@@ -1,0 +1,3 @@
+//! mcpstore: a blocking MCP client library.
+
+pub mod demo;
