@@ -1,3 +1,37 @@
-//! mcpstore: a blocking MCP client library.
+//! # mcpstore
+//!
+//! A blocking Model Context Protocol (MCP) client library: a [`Store`] keeps
+//! many MCP servers at hand (stdio child processes and Streamable HTTP),
+//! keeps pools of live initialized sessions to each, resolves tool names
+//! across services and calls tools fast — from programs that have no async
+//! runtime. A stable C ABI (`include/mcpstore.h`) exposes the same to C, C++
+//! and Go.
+//!
+//! ```no_run
+//! use mcpstore::{Store, ServiceConfig};
+//! use serde_json::json;
+//!
+//! let store = Store::builder().build()?;
+//! store.add_service("demo", ServiceConfig::stdio("mcpstore-demo-server", Vec::<String>::new()))?;
+//! let result = store.call_tool("echo", json!({"message": "hi"}))?;
+//! assert_eq!(result.text(), "hi");
+//! # Ok::<(), mcpstore::Error>(())
+//! ```
 
+pub mod config;
 pub mod demo;
+pub mod error;
+pub mod pool;
+pub mod protocol;
+pub mod servers;
+pub mod session;
+pub mod store;
+pub mod transport;
+
+pub use config::{BatchConfig, CacheConfig, MemoryConfig, PerformanceConfig, PoolConfig};
+pub use error::{Error, ErrorCode, Result, TimeoutPhase};
+pub use pool::{ObjectPool, ObjectPoolStats, PoolStats, Pooled, ServiceState};
+pub use protocol::{Implementation, InitializeResult, Tool, ToolAnnotations, ToolResult};
+pub use servers::{ServiceConfig, TransportConfig};
+pub use session::{CancelToken, Session, SessionOptions};
+pub use store::{CallOptions, ServiceInfo, Store, StoreBuilder};

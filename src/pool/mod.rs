@@ -1,0 +1,9 @@
+//! Pools: live MCP sessions per service ([`connection`]) and reusable objects ([`object`]).
+
+pub mod connection;
+pub mod object;
+pub mod stats;
+
+pub use connection::{ConnectionPool, Lease, ServiceState};
+pub use object::{ObjectPool, ObjectPoolStats, Pooled};
+pub use stats::PoolStats;

@@ -1,0 +1,609 @@
+//! One initialized MCP session: handshake, requests with timeouts and
+//! cancellation, and the routing of everything the server sends.
+//!
+//! A session is shared by many threads at once: each request gets its own id
+//! and waits on its own channel; the transport's reader (stdio) or the calling
+//! thread itself (HTTP) routes the response by id.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result, TimeoutPhase};
+use crate::protocol::jsonrpc::{self, codes};
+use crate::protocol::messages::{self, Progress, methods};
+use crate::protocol::{Incoming, InitializeResult, ListToolsResult, RequestId, RpcError, Tool, ToolResult, version};
+use crate::servers::TransportConfig;
+use crate::transport::http::HttpTransport;
+use crate::transport::stdio::StdioTransport;
+use crate::transport::{Inbound, OutgoingRequest, Transport};
+
+/// Limits and identity used by a session.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// The name sent as `clientInfo.name`.
+    pub client_name: String,
+    /// Spawn / connect plus handshake.
+    pub connection_timeout: Duration,
+    /// Default wait for a response.
+    pub read_timeout: Duration,
+    /// Limit for writing one request.
+    pub write_timeout: Duration,
+    /// Largest message accepted from the server.
+    pub max_message_bytes: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        let pool = crate::config::PoolConfig::default();
+        SessionOptions {
+            client_name: "mcpstore".to_owned(),
+            connection_timeout: pool.connection_timeout,
+            read_timeout: pool.read_timeout,
+            write_timeout: pool.write_timeout,
+            max_message_bytes: crate::config::DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
+/// Something a server told the client on its own.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// `notifications/tools/list_changed`.
+    ToolsListChanged,
+    /// `notifications/progress` for a request of this session.
+    Progress(Progress),
+    /// The session's connection ended.
+    Closed(Error),
+}
+
+/// Receives a session's events (called on the transport's reader thread or the calling thread).
+pub type EventHandler = Arc<dyn Fn(&SessionEvent) + Send + Sync>;
+
+/// A reply delivered to a waiter: its tag and the raw result or error.
+pub(crate) type Reply = (usize, Result<Box<RawValue>>);
+
+struct Waiter {
+    tx: Sender<Reply>,
+    tag: usize,
+}
+
+/// Routes what the server sends: responses by id, notifications, server requests.
+struct Router {
+    service: String,
+    pending: Mutex<HashMap<i64, Waiter>>,
+    closed: RwLock<Option<Error>>,
+    is_closed: AtomicBool,
+    events: Option<EventHandler>,
+}
+
+impl Router {
+    fn register(&self, id: i64, tx: Sender<Reply>, tag: usize) -> Result<()> {
+        if self.is_closed.load(Ordering::Acquire) {
+            return Err(self.closed_error(false));
+        }
+        self.pending.lock().insert(id, Waiter { tx, tag });
+        // The connection may have closed between the check and the insert.
+        if self.is_closed.load(Ordering::Acquire) && self.pending.lock().remove(&id).is_some() {
+            return Err(self.closed_error(false));
+        }
+        Ok(())
+    }
+
+    fn complete(&self, id: i64, result: Result<Box<RawValue>>) -> bool {
+        let waiter = self.pending.lock().remove(&id);
+        match waiter {
+            Some(w) => {
+                let _ = w.tx.send((w.tag, result));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn closed_error(&self, sent: bool) -> Error {
+        match &*self.closed.read() {
+            Some(Error::Closed { message, .. }) => Error::Closed { message: message.clone(), sent },
+            Some(other) => other.clone(),
+            None => Error::Closed { message: "session closed".into(), sent },
+        }
+    }
+
+    fn emit(&self, event: SessionEvent) {
+        if let Some(handler) = &self.events {
+            handler(&event);
+        }
+    }
+
+    fn handle_request(&self, id: &RequestId, method: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        if method == methods::PING {
+            jsonrpc::write_result(&mut out, id, &json!({}));
+        } else {
+            let err = RpcError {
+                code: codes::METHOD_NOT_FOUND,
+                message: format!("client does not support '{method}'"),
+                data: None,
+            };
+            jsonrpc::write_error(&mut out, id, &err);
+        }
+        out.push(b'\n');
+        out
+    }
+
+    fn handle_notification(&self, method: &str, params: Option<Value>) {
+        match method {
+            methods::TOOLS_LIST_CHANGED => self.emit(SessionEvent::ToolsListChanged),
+            methods::PROGRESS => match params.map(serde_json::from_value::<Progress>) {
+                Some(Ok(p)) => self.emit(SessionEvent::Progress(p)),
+                _ => log::debug!(target: "mcpstore::session", "[{}] malformed progress notification", self.service),
+            },
+            methods::MESSAGE => log_server_message(&self.service, params.as_ref()),
+            _ => log::trace!(target: "mcpstore::session", "[{}] notification {method}", self.service),
+        }
+    }
+}
+
+impl Inbound for Router {
+    fn on_message(&self, message: Incoming) -> Option<Vec<u8>> {
+        match message {
+            Incoming::Response { id, outcome } => {
+                let numeric = match &id {
+                    RequestId::Number(n) => Some(*n),
+                    RequestId::String(s) => s.parse().ok(),
+                };
+                let delivered = numeric.is_some_and(|n| self.complete(n, outcome.map_err(Error::from)));
+                if !delivered {
+                    log::debug!(target: "mcpstore::session", "[{}] response to unknown or expired request {id}", self.service);
+                }
+                None
+            }
+            Incoming::Request { id, method, .. } => Some(self.handle_request(&id, &method)),
+            Incoming::Notification { method, params } => {
+                self.handle_notification(&method, params);
+                None
+            }
+        }
+    }
+
+    fn on_closed(&self, error: Error) {
+        *self.closed.write() = Some(error.clone());
+        self.is_closed.store(true, Ordering::Release);
+        let waiters: Vec<(i64, Waiter)> = self.pending.lock().drain().collect();
+        for (_, w) in waiters {
+            let _ = w.tx.send((w.tag, Err(error.clone())));
+        }
+        self.emit(SessionEvent::Closed(error));
+    }
+}
+
+/// Maps `notifications/message` levels onto the `log` facade.
+fn log_server_message(service: &str, params: Option<&Value>) {
+    let Some(p) = params else { return };
+    let level = match p.get("level").and_then(Value::as_str).unwrap_or("info") {
+        "debug" => log::Level::Debug,
+        "info" | "notice" => log::Level::Info,
+        "warning" => log::Level::Warn,
+        _ => log::Level::Error,
+    };
+    let logger = p.get("logger").and_then(Value::as_str).unwrap_or("");
+    let data = p.get("data").cloned().unwrap_or(Value::Null);
+    let text = match data {
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    log::log!(target: "mcpstore::server", level, "[{service}] {logger}: {text}");
+}
+
+/// A token that cancels a call in flight from another thread.
+#[derive(Clone, Default)]
+pub struct CancelToken(Arc<CancelState>);
+
+#[derive(Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    target: Mutex<Option<(Weak<SessionInner>, i64)>>,
+}
+
+impl CancelToken {
+    /// A fresh token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Cancels the call: its waiter gets [`Error::Cancelled`] and the server
+    /// gets `notifications/cancelled`.
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::Release);
+        let target = self.0.target.lock().take();
+        if let Some((session, id)) = target
+            && let Some(inner) = session.upgrade()
+        {
+            Session { inner }.cancel_request(id, "cancelled by the client");
+        }
+    }
+
+    fn attach(&self, session: &Arc<SessionInner>, id: i64) -> bool {
+        let mut target = self.0.target.lock();
+        if self.is_cancelled() {
+            return false;
+        }
+        *target = Some((Arc::downgrade(session), id));
+        true
+    }
+
+    fn detach(&self) {
+        self.0.target.lock().take();
+    }
+}
+
+struct SessionInner {
+    router: Arc<Router>,
+    transport: Box<dyn Transport>,
+    next_id: AtomicI64,
+    info: RwLock<Option<Arc<InitializeResult>>>,
+    options: SessionOptions,
+    generation: AtomicU64,
+    reinit: Mutex<()>,
+}
+
+/// One initialized MCP session, cheap to clone and safe to share between threads.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<SessionInner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("service", &self.inner.router.service)
+            .field("transport", &self.inner.transport.kind())
+            .finish()
+    }
+}
+
+impl Session {
+    /// Opens a transport to the server and performs the `initialize` handshake.
+    ///
+    /// `agent` is the service's shared HTTP agent (ignored for stdio).
+    pub fn connect(
+        service: &str,
+        config: &TransportConfig,
+        agent: Option<&ureq::Agent>,
+        options: SessionOptions,
+        events: Option<EventHandler>,
+    ) -> Result<Session> {
+        let router = Arc::new(Router {
+            service: service.to_owned(),
+            pending: Mutex::new(HashMap::new()),
+            closed: RwLock::new(None),
+            is_closed: AtomicBool::new(false),
+            events,
+        });
+        let inbound: Arc<dyn Inbound> = router.clone();
+        let transport: Box<dyn Transport> = match config {
+            TransportConfig::Stdio { .. } => {
+                Box::new(StdioTransport::spawn(service, config, inbound, options.max_message_bytes)?)
+            }
+            TransportConfig::Http { url, headers } => {
+                let agent = agent.cloned().unwrap_or_else(|| {
+                    let pool = crate::config::PoolConfig {
+                        connection_timeout: options.connection_timeout,
+                        ..Default::default()
+                    };
+                    crate::transport::http::agent_for(&pool)
+                });
+                Box::new(HttpTransport::new(agent, url, headers, inbound, options.max_message_bytes)?)
+            }
+        };
+        let session = Session {
+            inner: Arc::new(SessionInner {
+                router,
+                transport,
+                next_id: AtomicI64::new(1),
+                info: RwLock::new(None),
+                options,
+                generation: AtomicU64::new(0),
+                reinit: Mutex::new(()),
+            }),
+        };
+        if let Err(e) = session.handshake() {
+            session.close();
+            return Err(e);
+        }
+        Ok(session)
+    }
+
+    fn handshake(&self) -> Result<()> {
+        let opts = &self.inner.options;
+        let params = messages::initialize_params(&opts.client_name, env!("CARGO_PKG_VERSION"));
+        let raw = self
+            .send_and_wait(methods::INITIALIZE, Some(&params), opts.connection_timeout, None)
+            .map_err(|e| match e {
+                Error::Timeout { after, .. } => Error::Timeout { phase: TimeoutPhase::Initialize, after },
+                other => other,
+            })?;
+        let result: InitializeResult = serde_json::from_str(raw.get())
+            .map_err(|e| Error::Protocol(format!("invalid initialize result: {e}")))?;
+        version::negotiate(&result.protocol_version)?;
+        self.inner.transport.set_protocol_version(&result.protocol_version);
+        *self.inner.info.write() = Some(Arc::new(result));
+        self.notify(methods::INITIALIZED, None::<&Value>)
+    }
+
+    /// The server's `initialize` answer (name, version, capabilities).
+    pub fn server_info(&self) -> Option<Arc<InitializeResult>> {
+        self.inner.info.read().clone()
+    }
+
+    /// The transport's kind: `"stdio"` or `"streamable-http"`.
+    pub fn transport_kind(&self) -> &'static str {
+        self.inner.transport.kind()
+    }
+
+    /// Whether the session can still carry requests.
+    pub fn is_alive(&self) -> bool {
+        self.inner.transport.is_open() && !self.inner.router.is_closed.load(Ordering::Acquire)
+    }
+
+    /// Requests waiting for a response right now (stdio; HTTP waits on the calling thread).
+    pub fn pending_requests(&self) -> usize {
+        self.inner.router.pending.lock().len()
+    }
+
+    /// Whether responses are routed by a reader thread (stdio), which allows pipelining.
+    pub fn supports_pipelining(&self) -> bool {
+        self.inner.transport.routes_responses()
+    }
+
+    /// Closes the session (stdin closed then signals for stdio; DELETE for HTTP).
+    pub fn close(&self) {
+        self.inner.transport.close();
+        if !self.inner.router.is_closed.load(Ordering::Acquire) {
+            self.inner.router.on_closed(Error::Closed { message: "session closed".into(), sent: false });
+        }
+    }
+
+    /// Sends a notification.
+    pub fn notify<P: Serialize + ?Sized>(&self, method: &str, params: Option<&P>) -> Result<()> {
+        let mut buf = Vec::with_capacity(128);
+        jsonrpc::write_notification(&mut buf, method, params);
+        buf.push(b'\n');
+        self.inner.transport.send_message(&buf, self.inner.options.write_timeout)
+    }
+
+    /// Sends `ping` and waits up to `timeout` for the answer.
+    pub fn ping(&self, timeout: Duration) -> Result<()> {
+        self.request::<Value>(methods::PING, None, timeout, None).map(|_| ()).map_err(|e| match e {
+            Error::Timeout { after, .. } => Error::Timeout { phase: TimeoutPhase::HealthCheck, after },
+            other => other,
+        })
+    }
+
+    /// Lists every tool, following `nextCursor` until the last page.
+    pub fn list_tools(&self) -> Result<Vec<Tool>> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10_000 {
+            let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
+            let raw = self.request(methods::TOOLS_LIST, params.as_ref(), self.inner.options.read_timeout, None)?;
+            let page: ListToolsResult = serde_json::from_str(raw.get())
+                .map_err(|e| Error::Protocol(format!("invalid tools/list result: {e}")))?;
+            tools.extend(page.tools);
+            match page.next_cursor {
+                Some(next) if cursor.as_deref() == Some(next.as_str()) => {
+                    return Err(Error::Protocol("tools/list returned the same cursor twice".into()));
+                }
+                Some(next) => cursor = Some(next),
+                None => return Ok(tools),
+            }
+        }
+        Err(Error::Protocol("tools/list did not end after 10000 pages".into()))
+    }
+
+    /// Calls a tool and waits up to `timeout` for its result.
+    pub fn call_tool(
+        &self,
+        name: &str,
+        arguments: &Value,
+        timeout: Duration,
+        cancel: Option<&CancelToken>,
+    ) -> Result<ToolResult> {
+        let params = CallParams { name, arguments };
+        let raw = self.request(methods::TOOLS_CALL, Some(&params), timeout, cancel)?;
+        parse_tool_result(&raw)
+    }
+
+    /// Sends a request and waits for its raw result; re-initializes once when
+    /// an HTTP session expired (404).
+    pub fn request<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: Option<&P>,
+        timeout: Duration,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Box<RawValue>> {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        match self.send_and_wait(method, params, timeout, cancel) {
+            Err(Error::Transport { status: Some(404), .. }) if !self.inner.transport.routes_responses() => {
+                self.reinitialize(generation)?;
+                self.send_and_wait(method, params, timeout, cancel)
+            }
+            other => other,
+        }
+    }
+
+    fn reinitialize(&self, seen_generation: u64) -> Result<()> {
+        let _guard = self.inner.reinit.lock();
+        if self.inner.generation.load(Ordering::Acquire) != seen_generation {
+            return Ok(()); // another thread already opened a new server session
+        }
+        log::info!(target: "mcpstore::session", "[{}] HTTP session expired; initializing a new one", self.inner.router.service);
+        self.inner.transport.begin_session();
+        self.handshake()?;
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    fn next_id(&self) -> i64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn send_and_wait<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: Option<&P>,
+        timeout: Duration,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Box<RawValue>> {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::Cancelled);
+        }
+        let id = self.next_id();
+        let mut body = Vec::with_capacity(256);
+        jsonrpc::write_request(&mut body, id, method, params);
+        body.push(b'\n');
+        let request = OutgoingRequest {
+            id,
+            method,
+            body: &body,
+            write_timeout: self.inner.options.write_timeout.min(timeout),
+            read_timeout: timeout,
+        };
+        let deadline = Instant::now() + timeout;
+        if let Some(token) = cancel
+            && !token.attach(&self.inner, id)
+        {
+            return Err(Error::Cancelled);
+        }
+        let result = if self.inner.transport.routes_responses() {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            self.inner.router.register(id, tx, 0)?;
+            match self.inner.transport.send_request(&request) {
+                Ok(_) => self.wait(id, &rx, deadline, timeout),
+                Err(e) => {
+                    self.inner.router.pending.lock().remove(&id);
+                    Err(e)
+                }
+            }
+        } else {
+            match self.inner.transport.send_request(&request) {
+                Ok(Some(outcome)) => outcome.map_err(Error::from),
+                Ok(None) => Err(Error::Internal("inline transport returned no response".into())),
+                Err(e @ Error::Timeout { phase: TimeoutPhase::Response, .. }) => {
+                    self.send_cancel(id, "timeout");
+                    Err(e)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        if let Some(token) = cancel {
+            token.detach();
+            if token.is_cancelled() && result.is_err() {
+                return Err(Error::Cancelled);
+            }
+        }
+        result
+    }
+
+    fn wait(&self, id: i64, rx: &Receiver<Reply>, deadline: Instant, timeout: Duration) -> Result<Box<RawValue>> {
+        match rx.recv_deadline(deadline) {
+            Ok((_, result)) => result,
+            Err(RecvTimeoutError::Timeout) => {
+                if self.inner.router.pending.lock().remove(&id).is_some() {
+                    self.send_cancel(id, "timeout");
+                    Err(Error::Timeout { phase: TimeoutPhase::Response, after: timeout })
+                } else {
+                    // The response raced the deadline and is already in the channel.
+                    rx.try_recv().map(|(_, r)| r).unwrap_or(Err(Error::Timeout {
+                        phase: TimeoutPhase::Response,
+                        after: timeout,
+                    }))
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(self.inner.router.closed_error(true)),
+        }
+    }
+
+    /// Writes several `tools/call` requests back to back (stdio pipelining);
+    /// each reply arrives on `tx` with its tag. Returns the request ids, in order.
+    pub(crate) fn start_tool_calls(&self, calls: &[(usize, &str, &Value)], tx: &Sender<Reply>) -> Result<Vec<i64>> {
+        let mut bodies = Vec::with_capacity(calls.len());
+        let mut ids = Vec::with_capacity(calls.len());
+        for (tag, name, arguments) in calls {
+            let id = self.next_id();
+            let mut body = Vec::with_capacity(128);
+            jsonrpc::write_request(&mut body, id, methods::TOOLS_CALL, Some(&CallParams { name, arguments }));
+            body.push(b'\n');
+            self.inner.router.register(id, tx.clone(), *tag)?;
+            bodies.push(body);
+            ids.push(id);
+        }
+        let write_timeout = self.inner.options.write_timeout;
+        let requests: Vec<OutgoingRequest<'_>> = ids
+            .iter()
+            .zip(&bodies)
+            .map(|(id, body)| OutgoingRequest {
+                id: *id,
+                method: methods::TOOLS_CALL,
+                body,
+                write_timeout,
+                read_timeout: self.inner.options.read_timeout,
+            })
+            .collect();
+        if let Err(e) = self.inner.transport.send_pipelined(&requests) {
+            let mut pending = self.inner.router.pending.lock();
+            for id in &ids {
+                pending.remove(id);
+            }
+            return Err(e);
+        }
+        Ok(ids)
+    }
+
+    /// Gives up on a request: its waiter gets `Cancelled` and the server is told.
+    pub(crate) fn cancel_request(&self, id: i64, reason: &str) {
+        self.inner.router.complete(id, Err(Error::Cancelled));
+        self.send_cancel(id, reason);
+    }
+
+    /// Forgets a pipelined request that timed out and tells the server.
+    pub(crate) fn abandon_request(&self, id: i64) -> bool {
+        let removed = self.inner.router.pending.lock().remove(&id).is_some();
+        if removed {
+            self.send_cancel(id, "timeout");
+        }
+        removed
+    }
+
+    fn send_cancel(&self, id: i64, reason: &str) {
+        let params = json!({ "requestId": id, "reason": reason });
+        if let Err(e) = self.notify(methods::CANCELLED, Some(&params)) {
+            log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", self.inner.router.service);
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CallParams<'a> {
+    name: &'a str,
+    arguments: &'a Value,
+}
+
+/// Parses the raw result of `tools/call`.
+pub(crate) fn parse_tool_result(raw: &RawValue) -> Result<ToolResult> {
+    serde_json::from_str(raw.get()).map_err(|e| Error::Protocol(format!("invalid tools/call result: {e}")))
+}

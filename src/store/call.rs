@@ -1,0 +1,166 @@
+//! The call path: resolve the name, take a session, call, retry what is safe to retry.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::error::{Error, Result, TimeoutPhase};
+use crate::protocol::ToolResult;
+use crate::session::CancelToken;
+
+use super::StoreInner;
+use super::index::ToolRef;
+
+/// The longest pause between two attempts of one call.
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Per-call options.
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    /// Overall limit of the call, retries included (default: `call_timeout`).
+    pub timeout: Option<Duration>,
+    /// Retry even if the request may have reached the server (the caller knows it is safe).
+    pub retry_non_idempotent: bool,
+    /// Cancels the call from another thread.
+    pub cancel: Option<CancelToken>,
+    /// Skip the result cache for this call.
+    pub bypass_cache: bool,
+    /// A cache key chosen by the caller; the result is cached under it.
+    pub cache_key: Option<String>,
+}
+
+impl StoreInner {
+    /// Resolves a tool name; waits for services still starting before saying it is unknown.
+    pub(crate) fn resolve(&self, name: &str) -> Result<ToolRef> {
+        let index = self.index();
+        match index.resolve(name) {
+            Ok(r) => Ok(r),
+            Err(Error::ToolNotFound { .. }) if self.any_unsettled() => {
+                let wait = self.config.read().pool.connection_timeout;
+                self.wait_settled(None, wait);
+                self.index().resolve(name)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn any_unsettled(&self) -> bool {
+        self.services.read().values().any(|s| !s.settled())
+    }
+
+    /// Calls a tool by name with retries.
+    pub(crate) fn call(&self, name: &str, arguments: &Value, options: &CallOptions) -> Result<Arc<ToolResult>> {
+        let target = self.resolve(name)?;
+        self.call_resolved(&target, arguments, options)
+    }
+
+    /// Calls an already resolved tool with retries.
+    pub(crate) fn call_resolved(
+        &self,
+        target: &ToolRef,
+        arguments: &Value,
+        options: &CallOptions,
+    ) -> Result<Arc<ToolResult>> {
+        if !arguments.is_object() && !arguments.is_null() {
+            return Err(Error::InvalidArgument("tool arguments must be a JSON object".into()));
+        }
+        let empty = Value::Object(Default::default());
+        let arguments = if arguments.is_null() { &empty } else { arguments };
+        let timeout = options.timeout.unwrap_or_else(|| self.config.read().batch.call_timeout);
+        invoke_with_retries(target, arguments, options, timeout).map(Arc::new)
+    }
+}
+
+/// Calls the tool, retrying failures that are safe to retry, with back-off.
+fn invoke_with_retries(
+    target: &ToolRef,
+    arguments: &Value,
+    options: &CallOptions,
+    timeout: Duration,
+) -> Result<ToolResult> {
+    let service = &target.service;
+    let pool = service.pool();
+    let cfg = pool.config();
+    let deadline = Instant::now() + timeout;
+    let retry_safe =
+        target.tool.is_retry_safe() || options.retry_non_idempotent || service.config().retry_non_idempotent;
+    let mut attempt: u32 = 0;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::Timeout { phase: TimeoutPhase::Response, after: timeout });
+        }
+        let result = pool.acquire().and_then(|lease| {
+            let r = lease.session().call_tool(
+                &target.tool.name,
+                arguments,
+                cfg.read_timeout.min(remaining),
+                options.cancel.as_ref(),
+            );
+            if matches!(r, Err(Error::Timeout { phase: TimeoutPhase::Response, .. })) {
+                lease.mark_suspect(); // a hung server fails its next health check and is evicted
+            }
+            r
+        });
+        let error = match result {
+            Ok(r) => return Ok(r),
+            Err(e) => e,
+        };
+        let cancelled = options.cancel.as_ref().is_some_and(CancelToken::is_cancelled);
+        let may_retry = !cancelled
+            && attempt < cfg.max_retries
+            && error.is_retryable()
+            && (!error.may_have_executed() || retry_safe);
+        if !may_retry {
+            return Err(error);
+        }
+        attempt += 1;
+        pool.count_retry(&error);
+        let pause = backoff(cfg.retry_delay, attempt, &error);
+        if Instant::now() + pause >= deadline {
+            return Err(error);
+        }
+        log::debug!(target: "mcpstore::call", "[{}] retry {attempt} of {} in {pause:?}: {error}", service.name(), target.tool.name);
+        std::thread::sleep(pause);
+    }
+}
+
+/// `base * 2^(attempt-1)` with ±25% jitter, capped, and at least the server's `Retry-After`.
+fn backoff(base: Duration, attempt: u32, error: &Error) -> Duration {
+    let exp = base.saturating_mul(1u32 << (attempt - 1).min(16)).min(MAX_RETRY_BACKOFF);
+    let jitter = 0.75 + 0.5 * pseudo_random();
+    let pause = exp.mul_f64(jitter);
+    match error {
+        Error::Transport { retry_after: Some(ra), .. } => pause.max(*ra).min(MAX_RETRY_BACKOFF),
+        _ => pause,
+    }
+}
+
+/// A cheap pseudo-random number in [0, 1) for jitter (no crypto needed).
+fn pseudo_random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        let base = Duration::from_millis(100);
+        let e = Error::unsent("x");
+        for attempt in 1..5 {
+            let want = 100.0 * f64::from(1u32 << (attempt - 1));
+            let got = backoff(base, attempt, &e).as_secs_f64() * 1000.0;
+            assert!(got >= want * 0.75 - 1.0 && got <= want * 1.25 + 1.0, "{attempt}: {got}");
+        }
+        let throttled =
+            Error::Transport { message: "x".into(), status: Some(429), retry_after: Some(Duration::from_secs(2)), sent: false };
+        assert!(backoff(base, 1, &throttled) >= Duration::from_secs(2));
+        assert!(backoff(Duration::from_secs(20), 10, &e) <= MAX_RETRY_BACKOFF);
+    }
+}

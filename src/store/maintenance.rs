@@ -1,0 +1,90 @@
+//! The store's one maintenance thread: health pings, idle reaping, warm-up
+//! (and memory sampling). It sleeps until the next deadline and stops at once
+//! when the store is dropped.
+
+use std::sync::Weak;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+
+use super::StoreInner;
+
+/// The longest sleep between two rounds, so new services are seen soon.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+enum Signal {
+    Wake,
+}
+
+/// Handle of the maintenance thread.
+pub(crate) struct Maintenance {
+    tx: Mutex<Option<Sender<Signal>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Maintenance {
+    /// Starts the thread; it holds the store only weakly.
+    pub(crate) fn start(store: Weak<StoreInner>) -> Maintenance {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("mcps-maintenance".into())
+            .stack_size(256 * 1024)
+            .spawn(move || run(store, rx))
+            .ok();
+        if thread.is_none() {
+            log::error!(target: "mcpstore::store", "cannot start the maintenance thread; pools will not be kept warm");
+        }
+        Maintenance { tx: Mutex::new(Some(tx)), thread: Mutex::new(thread) }
+    }
+
+    /// Runs a round now (a service was added, a session looks hung, ...).
+    pub(crate) fn wake(&self) {
+        if let Some(tx) = self.tx.lock().as_ref() {
+            let _ = tx.send(Signal::Wake);
+        }
+    }
+
+    /// Stops the thread and waits for it.
+    pub(crate) fn stop(&self) {
+        drop(self.tx.lock().take());
+        if let Some(t) = self.thread.lock().take()
+            && t.thread().id() != std::thread::current().id()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(store: Weak<StoreInner>, rx: Receiver<Signal>) {
+    loop {
+        let next = match store.upgrade() {
+            Some(inner) => round(&inner),
+            None => return,
+        };
+        let sleep = next.saturating_duration_since(Instant::now()).min(MAX_SLEEP);
+        match rx.recv_timeout(sleep) {
+            Ok(Signal::Wake) => {
+                while rx.try_recv().is_ok() {} // coalesce bursts of wake-ups
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn round(store: &StoreInner) -> Instant {
+    let now = Instant::now();
+    let services: Vec<_> = store.services.read().values().cloned().collect();
+    let mut next = now + MAX_SLEEP;
+    for service in services {
+        let floor = usize::from(!service.tools_loaded());
+        next = next.min(service.pool().maintain(now, floor));
+        if !service.tools_loaded() && service.pool().open_sessions() > 0 {
+            // Tools failed to load with the first session: try again.
+            service.reload_tools_in_background();
+        }
+    }
+    next.max(now + Duration::from_millis(5))
+}

@@ -1,0 +1,400 @@
+//! The [`Store`]: many services, one tool namespace, pooled sessions, calls.
+
+mod call;
+mod index;
+mod maintenance;
+mod service;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use serde_json::Value;
+
+use crate::config::{BatchConfig, CacheConfig, MemoryConfig, PerformanceConfig, PoolConfig};
+use crate::error::{Error, Result};
+use crate::pool::PoolStats;
+use crate::protocol::Tool;
+use crate::servers::{self, ServiceConfig};
+use crate::session::SessionOptions;
+
+pub use call::CallOptions;
+pub use index::{ToolIndex, ToolRef};
+pub use service::{Service, ServiceInfo};
+
+use maintenance::Maintenance;
+
+/// Builds a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreBuilder {
+    config: PerformanceConfig,
+    client_name: String,
+    use_env: bool,
+}
+
+impl Default for StoreBuilder {
+    fn default() -> Self {
+        StoreBuilder { config: PerformanceConfig::new(), client_name: "mcpstore".to_owned(), use_env: false }
+    }
+}
+
+impl StoreBuilder {
+    /// Pool settings for every service.
+    pub fn pool(mut self, pool: PoolConfig) -> Self {
+        self.config.pool = pool;
+        self
+    }
+
+    /// Result cache settings.
+    pub fn cache(mut self, cache: CacheConfig) -> Self {
+        self.config.cache = cache;
+        self
+    }
+
+    /// Batch and background call settings.
+    pub fn batch(mut self, batch: BatchConfig) -> Self {
+        self.config.batch = batch;
+        self
+    }
+
+    /// Memory monitor settings.
+    pub fn memory(mut self, memory: MemoryConfig) -> Self {
+        self.config.memory = memory;
+        self
+    }
+
+    /// Every setting at once.
+    pub fn performance(mut self, config: PerformanceConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Also applies `MCPSTORE_*` environment variables when building (they win).
+    pub fn with_env(mut self) -> Self {
+        self.use_env = true;
+        self
+    }
+
+    /// The name sent to servers as `clientInfo.name`.
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = name.into();
+        self
+    }
+
+    /// Builds the store and starts its maintenance thread.
+    pub fn build(self) -> Result<Store> {
+        let mut config = self.config;
+        if self.use_env {
+            config.apply_env()?;
+        }
+        config.validate()?;
+        Store::with_config(config, self.client_name)
+    }
+}
+
+/// The shared state behind a [`Store`]; background threads hold it weakly.
+pub(crate) struct StoreInner {
+    config: RwLock<PerformanceConfig>,
+    services: RwLock<BTreeMap<String, Arc<Service>>>,
+    index: RwLock<Arc<ToolIndex>>,
+    settled: (Mutex<()>, Condvar),
+    client_name: String,
+    maintenance: Maintenance,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl StoreInner {
+    /// Rebuilds the tool index from every service's tool list.
+    pub(crate) fn rebuild_index(&self) {
+        let services: Vec<_> = self.services.read().values().map(|s| (s.clone(), s.tools())).collect();
+        let index = ToolIndex::build(&services);
+        *self.index.write() = Arc::new(index);
+    }
+
+    /// A service's tools changed: drop what was cached for it.
+    pub(crate) fn on_tools_changed(&self, _service: &str) {}
+
+    /// Wakes threads waiting for services to finish starting.
+    pub(crate) fn notify_settled(&self) {
+        let _g = self.settled.0.lock();
+        self.settled.1.notify_all();
+    }
+
+    pub(crate) fn index(&self) -> Arc<ToolIndex> {
+        self.index.read().clone()
+    }
+
+    pub(crate) fn service(&self, name: &str) -> Result<Arc<Service>> {
+        let services = self.services.read();
+        services.get(name).cloned().ok_or_else(|| Error::ServiceNotFound {
+            name: name.to_owned(),
+            suggestions: index::suggest(name, services.keys().map(String::as_str)),
+        })
+    }
+
+    /// Waits until every service in `names` (all when empty) has settled, up to `timeout`.
+    pub(crate) fn wait_settled(&self, only: Option<&str>, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut guard = self.settled.0.lock();
+        loop {
+            let pending = {
+                let services = self.services.read();
+                services.values().any(|s| only.is_none_or(|n| n == s.name()) && !s.settled())
+            };
+            if !pending || Instant::now() >= deadline {
+                return;
+            }
+            // Short slices: a failed first connect does not signal the condvar.
+            let slice = (Instant::now() + Duration::from_millis(25)).min(deadline);
+            let _ = self.settled.1.wait_until(&mut guard, slice);
+        }
+    }
+
+    fn shutdown(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Release);
+        self.maintenance.stop();
+        let services: Vec<_> = std::mem::take(&mut *self.services.write()).into_values().collect();
+        std::thread::scope(|s| {
+            for service in &services {
+                s.spawn(|| service.pool().close());
+            }
+        });
+        *self.index.write() = Arc::new(ToolIndex::default());
+    }
+}
+
+/// Keeps many MCP services at hand and calls their tools.
+///
+/// A store is shared by reference between threads (`&Store` is `Send + Sync`);
+/// dropping it closes every session and child process and ends its threads.
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("services", &self.inner.services.read().keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Store {
+    /// A builder with the default settings.
+    pub fn builder() -> StoreBuilder {
+        StoreBuilder::default()
+    }
+
+    /// A store with the default settings.
+    pub fn new() -> Result<Store> {
+        Store::builder().build()
+    }
+
+    fn with_config(config: PerformanceConfig, client_name: String) -> Result<Store> {
+        let inner = Arc::new_cyclic(|weak| StoreInner {
+            config: RwLock::new(config),
+            services: RwLock::new(BTreeMap::new()),
+            index: RwLock::new(Arc::new(ToolIndex::default())),
+            settled: (Mutex::new(()), Condvar::new()),
+            client_name,
+            maintenance: Maintenance::start(weak.clone()),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        Ok(Store { inner })
+    }
+
+    /// A store from an `mcp.json` file: its `performance` section, then the
+    /// environment, then its services.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Store> {
+        let file = servers::load_file(path.as_ref(), &PerformanceConfig::new())?;
+        Store::from_servers_file(file)
+    }
+
+    /// A store from the text of an `mcp.json` file.
+    pub fn from_json(text: &str) -> Result<Store> {
+        let file = servers::parse_str(text, &PerformanceConfig::new())?;
+        Store::from_servers_file(file)
+    }
+
+    fn from_servers_file(file: servers::ServersFile) -> Result<Store> {
+        let mut perf = file.performance;
+        perf.apply_env()?;
+        let store = Store::builder().performance(perf).build()?;
+        for (name, config) in file.services {
+            store.add_service(&name, config)?;
+        }
+        Ok(store)
+    }
+
+    /// Adds the services of an `mcp.json` file to this store (its
+    /// `performance` section, if any, applies to them).
+    pub fn load_config(&self, path: impl AsRef<Path>) -> Result<Vec<String>> {
+        let base = self.inner.config.read().clone();
+        let file = servers::load_file(path.as_ref(), &base)?;
+        self.add_services_from(file)
+    }
+
+    /// Adds the services of `mcp.json` text to this store.
+    pub fn load_json(&self, text: &str) -> Result<Vec<String>> {
+        let base = self.inner.config.read().clone();
+        let file = servers::parse_str(text, &base)?;
+        self.add_services_from(file)
+    }
+
+    fn add_services_from(&self, file: servers::ServersFile) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for (name, mut config) in file.services {
+            if config.pool.is_none() && file.has_performance {
+                config.pool = Some(file.performance.pool.clone());
+            }
+            self.add_service(&name, config)?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+
+    /// Adds a service and starts connecting to it in the background; calls
+    /// that need it wait (up to its connection timeout) until it is ready.
+    pub fn add_service(&self, name: &str, config: ServiceConfig) -> Result<()> {
+        servers::validate_name(name)?;
+        if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Closed { message: "store is closed".into(), sent: false });
+        }
+        let perf = self.inner.config.read().clone();
+        let pool_config = config.pool.clone().unwrap_or_else(|| perf.pool.clone());
+        crate::config::validate_pool(&pool_config, Some(name))?;
+        if let crate::servers::TransportConfig::Http { headers, .. } = &config.transport {
+            for (k, v) in headers {
+                if ureq::http::HeaderName::from_bytes(k.as_bytes()).is_err()
+                    || ureq::http::HeaderValue::from_str(v).is_err()
+                {
+                    return Err(Error::config(Some(name), Some(&format!("headers.{k}")), "invalid HTTP header"));
+                }
+            }
+        }
+        let options = SessionOptions {
+            client_name: self.inner.client_name.clone(),
+            connection_timeout: pool_config.connection_timeout,
+            read_timeout: pool_config.read_timeout,
+            write_timeout: pool_config.write_timeout,
+            max_message_bytes: perf.max_response_bytes,
+        };
+        let service = Service::new(name, config, pool_config, options, Arc::downgrade(&self.inner));
+        service.attach();
+        {
+            let mut services = self.inner.services.write();
+            if services.contains_key(name) {
+                return Err(Error::config(Some(name), None, "a service with this name already exists"));
+            }
+            services.insert(name.to_owned(), service.clone());
+        }
+        self.inner.maintenance.wake();
+        Ok(())
+    }
+
+    /// Removes a service and closes its sessions.
+    pub fn remove_service(&self, name: &str) -> Result<()> {
+        let service = self.inner.services.write().remove(name);
+        let Some(service) = service else {
+            return Err(self.inner.service(name).err().unwrap_or(Error::ServiceNotFound {
+                name: name.to_owned(),
+                suggestions: Vec::new(),
+            }));
+        };
+        self.inner.rebuild_index();
+        self.inner.on_tools_changed(name);
+        service.pool().close();
+        Ok(())
+    }
+
+    /// Closes every session of a service and starts it afresh.
+    pub fn restart_service(&self, name: &str) -> Result<()> {
+        let service = self.inner.service(name)?;
+        let config = service.config().clone();
+        self.remove_service(name)?;
+        self.add_service(name, config)
+    }
+
+    /// Every service with its state, server info and tool count.
+    pub fn list_services(&self) -> Vec<ServiceInfo> {
+        self.inner.services.read().values().map(|s| s.info()).collect()
+    }
+
+    /// The names of the services.
+    pub fn service_names(&self) -> Vec<String> {
+        self.inner.services.read().keys().cloned().collect()
+    }
+
+    /// Waits until every service has connected (or failed to), up to `timeout`;
+    /// returns the services that are not serving.
+    pub fn wait_ready(&self, timeout: Duration) -> Vec<ServiceInfo> {
+        self.inner.wait_settled(None, timeout);
+        self.list_services().into_iter().filter(|s| s.tool_count == 0 && s.sessions == 0).collect()
+    }
+
+    /// The tools of one service, or of every service (`None`), as
+    /// `(service, tool)` pairs. Waits for services that are still starting.
+    pub fn list_tools(&self, service: Option<&str>) -> Result<Vec<(String, Arc<Tool>)>> {
+        let services: Vec<Arc<Service>> = match service {
+            Some(name) => vec![self.inner.service(name)?],
+            None => self.inner.services.read().values().cloned().collect(),
+        };
+        let wait = services.iter().map(|s| s.pool().config().connection_timeout).max().unwrap_or_default();
+        self.inner.wait_settled(service, wait);
+        let mut out = Vec::new();
+        for s in services {
+            if let Some(only) = service
+                && !s.tools_loaded()
+            {
+                let (state, error) = s.pool().state();
+                return Err(Error::Closed {
+                    message: format!(
+                        "service '{only}' is {}: {}",
+                        state.as_str(),
+                        error.unwrap_or_else(|| "no tools loaded".into())
+                    ),
+                    sent: false,
+                });
+            }
+            for t in s.tools().iter() {
+                out.push((s.name().to_owned(), t.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolves a tool name to its service and definition.
+    pub fn resolve_tool(&self, name: &str) -> Result<ToolRef> {
+        self.inner.resolve(name)
+    }
+
+    /// Calls a tool by name (`service.tool`, `service_tool`, or a unique bare name).
+    pub fn call_tool(&self, name: &str, arguments: Value) -> Result<Arc<crate::ToolResult>> {
+        self.inner.call(name, &arguments, &CallOptions::default())
+    }
+
+    /// Calls a tool with per-call options (timeout, retry opt-in, cancellation).
+    pub fn call_tool_with(&self, name: &str, arguments: &Value, options: &CallOptions) -> Result<Arc<crate::ToolResult>> {
+        self.inner.call(name, arguments, options)
+    }
+
+    /// Pool statistics of every service.
+    pub fn pool_stats(&self) -> BTreeMap<String, PoolStats> {
+        self.inner.services.read().iter().map(|(k, s)| (k.clone(), s.pool_stats())).collect()
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> PerformanceConfig {
+        self.inner.config.read().clone()
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<StoreInner> {
+        &self.inner
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.inner.shutdown();
+    }
+}

@@ -1,0 +1,82 @@
+//! Transports: how JSON-RPC messages reach a server and come back.
+//!
+//! A [`Transport`] moves encoded messages; the session layer above it owns ids,
+//! waiting and timeouts. Messages the server sends on its own (responses
+//! routed by id, notifications, server requests) are handed to an [`Inbound`].
+
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::protocol::{Incoming, RpcError};
+
+pub mod http;
+pub mod sse;
+pub mod stdio;
+
+/// The outcome of one request: the raw `result`, or the server's JSON-RPC error.
+pub type Outcome = std::result::Result<Box<RawValue>, RpcError>;
+
+/// One encoded request on its way out.
+#[derive(Debug, Clone, Copy)]
+pub struct OutgoingRequest<'a> {
+    /// The JSON-RPC id.
+    pub id: i64,
+    /// The method (transports treat `initialize` specially).
+    pub method: &'a str,
+    /// The whole encoded message, ending with a newline.
+    pub body: &'a [u8],
+    /// How long writing may take.
+    pub write_timeout: Duration,
+    /// How long waiting for the response may take (inline transports).
+    pub read_timeout: Duration,
+}
+
+/// Receives what a server sends outside of an inline response.
+pub trait Inbound: Send + Sync {
+    /// Handles one message; returns the encoded reply for a server request.
+    fn on_message(&self, message: Incoming) -> Option<Vec<u8>>;
+    /// The connection ended; every waiting request fails with `error`.
+    fn on_closed(&self, error: Error);
+}
+
+/// A way to exchange JSON-RPC messages with one server session.
+pub trait Transport: Send + Sync {
+    /// `"stdio"` or `"streamable-http"`.
+    fn kind(&self) -> &'static str;
+
+    /// Sends a request. Returns `Some(outcome)` when the response was read
+    /// inline (HTTP), `None` when it will reach the [`Inbound`] (stdio).
+    fn send_request(&self, request: &OutgoingRequest<'_>) -> Result<Option<Outcome>>;
+
+    /// Sends several requests back to back (pipelining); their responses
+    /// reach the [`Inbound`]. Transports without pipelining send one by one.
+    fn send_pipelined(&self, requests: &[OutgoingRequest<'_>]) -> Result<()> {
+        for r in requests {
+            if let Some(outcome) = self.send_request(r)? {
+                let _ = outcome; // inline transports should not be pipelined
+                return Err(Error::Internal("transport does not support pipelining".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether responses arrive through the [`Inbound`] (so many requests can share one stream).
+    fn routes_responses(&self) -> bool;
+
+    /// Sends a notification or a response to a server request.
+    fn send_message(&self, body: &[u8], timeout: Duration) -> Result<()>;
+
+    /// Called before `initialize` (again): forget any server session state.
+    fn begin_session(&self) {}
+
+    /// Called once the protocol version is agreed.
+    fn set_protocol_version(&self, _version: &str) {}
+
+    /// Whether the transport can still carry messages.
+    fn is_open(&self) -> bool;
+
+    /// Closes the transport and releases its resources (process, HTTP session).
+    fn close(&self);
+}
