@@ -18,6 +18,7 @@
 //! # Ok::<(), mcpstore::Error>(())
 //! ```
 
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -118,6 +118,7 @@ pub struct ConnectionPool {
 pub struct Lease {
     pool: Arc<ConnectionPool>,
     slot: Arc<Slot>,
+    extra: usize,
 }
 
 impl Lease {
@@ -131,12 +132,18 @@ impl Lease {
     pub fn mark_suspect(&self) {
         self.slot.suspect.store(true, Ordering::Release);
     }
+
+    /// Counts `n` more requests in flight on this session (pipelining), until the lease ends.
+    pub(crate) fn reserve_extra(&mut self, n: usize) {
+        self.slot.in_flight.fetch_add(n, Ordering::SeqCst);
+        self.extra += n;
+    }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         *self.slot.last_used.lock() = Instant::now();
-        self.slot.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.slot.in_flight.fetch_sub(1 + self.extra, Ordering::SeqCst);
         self.pool.wake_one();
     }
 }
@@ -241,7 +248,7 @@ impl ConnectionPool {
                 drop(st2);
                 self.wake_all();
                 self.note_wait(waited, started);
-                return result.map(|slot| Lease { pool: self.clone(), slot });
+                return result.map(|slot| Lease { pool: self.clone(), slot, extra: 0 });
             }
             self.close_in_background(dead);
             let now = Instant::now();
@@ -264,7 +271,7 @@ impl ConnectionPool {
         if slot.uses.fetch_add(1, Ordering::Relaxed) > 0 {
             bump(&self.counters.reused);
         }
-        Lease { pool: self.clone(), slot }
+        Lease { pool: self.clone(), slot, extra: 0 }
     }
 
     fn note_wait(&self, waited: bool, started: Instant) {

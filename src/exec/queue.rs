@@ -1,0 +1,90 @@
+//! Completion queues: many tagged submissions, completions handed out as they finish.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+
+use super::{CallResult, ToolCall};
+use crate::error::{Error, Result, TimeoutPhase};
+use crate::store::StoreInner;
+
+/// One finished call of a [`CompletionQueue`].
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The tag given at submission.
+    pub tag: u64,
+    /// The call's outcome.
+    pub result: CallResult,
+}
+
+/// Takes many submissions with user tags and hands out completions as they
+/// finish — for event loops in C and Go.
+pub struct CompletionQueue {
+    store: std::sync::Weak<StoreInner>,
+    tx: Sender<Completion>,
+    rx: Receiver<Completion>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl CompletionQueue {
+    pub(crate) fn new(store: std::sync::Weak<StoreInner>) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        CompletionQueue { store, tx, rx, pending: Arc::new(AtomicUsize::new(0)) }
+    }
+
+    /// Submits a call; its completion will carry `tag`. Waits for a free slot
+    /// like [`crate::Store::submit`] and fails with `Busy` when none frees in time.
+    pub fn submit(&self, call: ToolCall, tag: u64) -> Result<()> {
+        let store = self
+            .store
+            .upgrade()
+            .ok_or_else(|| Error::Closed { message: "store is closed".into(), sent: false })?;
+        let tx = self.tx.clone();
+        let pending = self.pending.clone();
+        pending.fetch_add(1, Ordering::AcqRel);
+        let submitted = store.submit_call(
+            call,
+            Box::new(move |result: CallResult| {
+                let _ = tx.send(Completion { tag, result });
+                pending.fetch_sub(1, Ordering::AcqRel);
+            }),
+        );
+        if submitted.is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+        submitted.map(|_| ())
+    }
+
+    /// Submissions not yet handed out by `recv`.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Acquire) + self.rx.len()
+    }
+
+    /// The next completion, waiting up to `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Completion> {
+        self.rx.recv_timeout(timeout).map_err(|e| match e {
+            RecvTimeoutError::Timeout => Error::Timeout { phase: TimeoutPhase::Wait, after: timeout },
+            RecvTimeoutError::Disconnected => Error::Closed { message: "queue closed".into(), sent: false },
+        })
+    }
+
+    /// The next completion, waiting at most the store's call timeout plus a margin.
+    pub fn recv(&self) -> Result<Completion> {
+        let wait = self
+            .store
+            .upgrade()
+            .map(|s| super::default_wait(s.config().batch.call_timeout))
+            .unwrap_or(Duration::from_secs(1));
+        self.recv_timeout(wait)
+    }
+
+    /// A completion if one is ready.
+    pub fn try_recv(&self) -> Option<Completion> {
+        match self.rx.try_recv() {
+            Ok(c) => Some(c),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+        }
+    }
+}
