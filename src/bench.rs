@@ -53,9 +53,17 @@ impl BenchmarkResult {
             name: name.to_owned(),
             iterations: n,
             errors,
-            success_rate: if n == 0 { 0.0 } else { (n - errors) as f64 / n as f64 },
+            success_rate: if n == 0 {
+                0.0
+            } else {
+                (n - errors) as f64 / n as f64
+            },
             total_s: total.as_secs_f64(),
-            calls_per_sec: if total.is_zero() { 0.0 } else { n as f64 / total.as_secs_f64() },
+            calls_per_sec: if total.is_zero() {
+                0.0
+            } else {
+                n as f64 / total.as_secs_f64()
+            },
             avg_ms: if n == 0 { 0.0 } else { ms(sum) / n as f64 },
             min_ms: latencies.first().map_or(0.0, |d| ms(*d)),
             max_ms: latencies.last().map_or(0.0, |d| ms(*d)),
@@ -87,7 +95,12 @@ impl PerformanceBenchmark {
     }
 
     /// Runs `f(i)` for `i` in `0..iterations` on this thread.
-    pub fn run<T, E>(&self, name: &str, iterations: usize, mut f: impl FnMut(usize) -> Result<T, E>) -> BenchmarkResult {
+    pub fn run<T, E>(
+        &self,
+        name: &str,
+        iterations: usize,
+        mut f: impl FnMut(usize) -> Result<T, E>,
+    ) -> BenchmarkResult {
         let mut latencies = Vec::with_capacity(iterations);
         let mut errors = 0;
         let start = Instant::now();
@@ -98,7 +111,12 @@ impl PerformanceBenchmark {
             }
             latencies.push(t.elapsed());
         }
-        self.record(BenchmarkResult::from_latencies(name, latencies, errors, start.elapsed()))
+        self.record(BenchmarkResult::from_latencies(
+            name,
+            latencies,
+            errors,
+            start.elapsed(),
+        ))
     }
 
     /// Runs `f(i)` on `threads` threads until the workload is done;
@@ -144,7 +162,7 @@ impl PerformanceBenchmark {
                         mine.push(t.elapsed());
                         let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                         if let Some(p) = progress
-                            && finished % 64 == 0
+                            && finished.is_multiple_of(64)
                         {
                             p(finished);
                         }
@@ -156,7 +174,12 @@ impl PerformanceBenchmark {
         stop.store(true, Ordering::Relaxed);
         let total = start.elapsed();
         let latencies = std::mem::take(&mut *all.lock());
-        self.record(BenchmarkResult::from_latencies(name, latencies, errors.load(Ordering::Relaxed), total))
+        self.record(BenchmarkResult::from_latencies(
+            name,
+            latencies,
+            errors.load(Ordering::Relaxed),
+            total,
+        ))
     }
 
     /// Adds a result computed elsewhere.
@@ -176,7 +199,16 @@ impl PerformanceBenchmark {
         let _ = writeln!(
             out,
             "{:<28} {:>9} {:>7} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "benchmark", "calls", "errors", "success", "calls/s", "avg ms", "min ms", "p50 ms", "p99 ms", "max ms"
+            "benchmark",
+            "calls",
+            "errors",
+            "success",
+            "calls/s",
+            "avg ms",
+            "min ms",
+            "p50 ms",
+            "p99 ms",
+            "max ms"
         );
         for r in self.results.lock().iter() {
             let _ = writeln!(
@@ -210,7 +242,13 @@ mod tests {
         assert_eq!(r.errors, 10);
         assert!((r.success_rate - 20.0 / 30.0).abs() < 1e-9);
         assert!(r.min_ms <= r.p50_ms && r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms);
-        let c = b.run_concurrent("c", Workload::Calls(300), 4, |i| if i % 3 == 2 { Err(()) } else { Ok(()) }, None);
+        let c = b.run_concurrent(
+            "c",
+            Workload::Calls(300),
+            4,
+            |i| if i % 3 == 2 { Err(()) } else { Ok(()) },
+            None,
+        );
         assert_eq!((c.iterations, c.errors), (300, 100));
         assert_eq!(b.results().len(), 2);
         assert!(b.table().contains("thirds"));

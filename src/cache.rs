@@ -4,7 +4,7 @@
 //! arguments)` with object keys sorted, so `{"a":1,"b":2}` and `{"b":2,"a":1}`
 //! are one key. Hits hand out the shared result (`Arc`), never a copy.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,7 +66,9 @@ impl ResultCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         let shard_count = (capacity / 128).clamp(1, 16).next_power_of_two().min(16);
         let per_shard = per_shard(capacity, shard_count);
-        let shards = (0..shard_count).map(|_| Mutex::new(LruCache::new(per_shard))).collect();
+        let shards = (0..shard_count)
+            .map(|_| Mutex::new(LruCache::new(per_shard)))
+            .collect();
         ResultCache {
             shards,
             hasher: Default::default(),
@@ -99,9 +101,8 @@ impl ResultCache {
         if self.shards.len() == 1 {
             return &self.shards[0];
         }
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[(h.finish() as usize) & (self.shards.len() - 1)]
+
+        &self.shards[(self.hasher.hash_one(key) as usize) & (self.shards.len() - 1)]
     }
 
     /// The live entry for `key`, if any.
@@ -118,7 +119,11 @@ impl ResultCache {
             None => None,
         };
         drop(shard);
-        let counter = if found.is_some() { &self.counters.hits } else { &self.counters.misses };
+        let counter = if found.is_some() {
+            &self.counters.hits
+        } else {
+            &self.counters.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -129,7 +134,11 @@ impl ResultCache {
             return;
         }
         let ttl = Duration::from_nanos(self.ttl_nanos.load(Ordering::Relaxed));
-        let entry = Entry { value, service: Arc::from(service), expires: Instant::now() + ttl };
+        let entry = Entry {
+            value,
+            service: Arc::from(service),
+            expires: Instant::now() + ttl,
+        };
         let mut shard = self.shard(&key).lock();
         let replaced_same_key = shard.contains(&key);
         if let Some((_, _old)) = shard.push(key, entry)
@@ -194,7 +203,8 @@ impl ResultCache {
 
     /// Changes capacity and time to live at runtime (new TTL applies to new entries).
     pub fn reconfigure(&self, capacity: usize, ttl: Duration) {
-        self.ttl_nanos.store(ttl.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        self.ttl_nanos
+            .store(ttl.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
         self.capacity.store(capacity as u64, Ordering::Relaxed);
         let per = per_shard(capacity, self.shards.len());
         for shard in self.shards.iter() {
@@ -202,7 +212,9 @@ impl ResultCache {
             let before = s.len();
             s.resize(per);
             let evicted = before.saturating_sub(s.len());
-            self.counters.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
+            self.counters
+                .evictions
+                .fetch_add(evicted as u64, Ordering::Relaxed);
         }
     }
 
@@ -280,13 +292,24 @@ mod tests {
     use serde_json::json;
 
     fn result(text: &str) -> Arc<ToolResult> {
-        Arc::new(ToolResult { content: vec![json!({"type": "text", "text": text})], ..Default::default() })
+        Arc::new(ToolResult {
+            content: vec![json!({"type": "text", "text": text})],
+            ..Default::default()
+        })
     }
 
     #[test]
     fn canonical_keys_ignore_key_order() {
-        let a = ResultCache::key_for("s", "t", &json!({"a": 1, "b": {"y": 2, "x": [1, {"d": 0, "c": 1}]}}));
-        let b = ResultCache::key_for("s", "t", &json!({"b": {"x": [1, {"c": 1, "d": 0}], "y": 2}, "a": 1}));
+        let a = ResultCache::key_for(
+            "s",
+            "t",
+            &json!({"a": 1, "b": {"y": 2, "x": [1, {"d": 0, "c": 1}]}}),
+        );
+        let b = ResultCache::key_for(
+            "s",
+            "t",
+            &json!({"b": {"x": [1, {"c": 1, "d": 0}], "y": 2}, "a": 1}),
+        );
         assert_eq!(a, b);
         assert_ne!(a, ResultCache::key_for("s", "t2", &json!({"a": 1})));
     }

@@ -19,9 +19,11 @@
 //! ```
 
 pub mod bench;
+pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod exec;
 pub mod pool;
 pub mod protocol;
 pub mod servers;
@@ -29,10 +31,18 @@ pub mod session;
 pub mod store;
 pub mod transport;
 
+pub use bench::{BenchmarkResult, PerformanceBenchmark};
+pub use cache::{CacheStats, ResultCache};
 pub use config::{BatchConfig, CacheConfig, MemoryConfig, PerformanceConfig, PoolConfig};
 pub use error::{Error, ErrorCode, Result, TimeoutPhase};
+pub use exec::{BatchOptions, CallHandle, CallResult, Completion, CompletionQueue, ToolCall};
 pub use pool::{ObjectPool, ObjectPoolStats, PoolStats, Pooled, ServiceState};
 pub use protocol::{Implementation, InitializeResult, Tool, ToolAnnotations, ToolResult};
 pub use servers::{ServiceConfig, TransportConfig};
 pub use session::{CancelToken, Session, SessionOptions};
 pub use store::{CallOptions, ServiceInfo, Store, StoreBuilder};
+
+/// The library's version (from Cargo.toml), for example `"0.1.0"`.
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

@@ -78,7 +78,10 @@ impl ServiceConfig {
     /// A Streamable HTTP service at `url`.
     pub fn http(url: impl Into<String>) -> Self {
         ServiceConfig {
-            transport: TransportConfig::Http { url: url.into(), headers: BTreeMap::new() },
+            transport: TransportConfig::Http {
+                url: url.into(),
+                headers: BTreeMap::new(),
+            },
             pool: None,
             retry_non_idempotent: false,
         }
@@ -146,14 +149,16 @@ pub fn load_file(path: &Path, base: &PerformanceConfig) -> Result<ServersFile> {
 
 /// Parses the text of an `mcp.json` file.
 pub fn parse_str(text: &str, base: &PerformanceConfig) -> Result<ServersFile> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| Error::config(None, None, format!("not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| Error::config(None, None, format!("not valid JSON: {e}")))?;
     parse_value(&value, base)
 }
 
 /// Parses an `mcp.json` value: `{"mcpServers": {...}, "performance": {...}}`.
 pub fn parse_value(value: &Value, base: &PerformanceConfig) -> Result<ServersFile> {
-    let root = value.as_object().ok_or_else(|| Error::config(None, None, "the file must hold a JSON object"))?;
+    let root = value
+        .as_object()
+        .ok_or_else(|| Error::config(None, None, "the file must hold a JSON object"))?;
     for key in root.keys() {
         if !matches!(key.as_str(), "mcpServers" | "performance" | "servers" | "$schema") {
             return Err(Error::config(None, Some(key), "unknown top-level key"));
@@ -166,8 +171,9 @@ pub fn parse_value(value: &Value, base: &PerformanceConfig) -> Result<ServersFil
     }
     let mut services = Vec::new();
     if let Some(servers) = root.get("mcpServers").or_else(|| root.get("servers")) {
-        let servers =
-            servers.as_object().ok_or_else(|| Error::config(None, Some("mcpServers"), "must be a JSON object"))?;
+        let servers = servers
+            .as_object()
+            .ok_or_else(|| Error::config(None, Some("mcpServers"), "must be a JSON object"))?;
         for (name, entry) in servers {
             if is_disabled(entry) {
                 continue;
@@ -175,7 +181,11 @@ pub fn parse_value(value: &Value, base: &PerformanceConfig) -> Result<ServersFil
             services.push((name.clone(), parse_entry(name, entry, &performance.pool)?));
         }
     }
-    Ok(ServersFile { services, performance, has_performance })
+    Ok(ServersFile {
+        services,
+        performance,
+        has_performance,
+    })
 }
 
 fn is_disabled(entry: &Value) -> bool {
@@ -184,7 +194,11 @@ fn is_disabled(entry: &Value) -> bool {
 
 /// Checks a service name: non-empty, no whitespace, no dots (dots qualify tool names).
 pub fn validate_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '.' || c.is_control()) {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '.' || c.is_control())
+    {
         return Err(Error::config(
             Some(name),
             None,
@@ -197,7 +211,9 @@ pub fn validate_name(name: &str) -> Result<()> {
 fn parse_entry(name: &str, entry: &Value, base_pool: &PoolConfig) -> Result<ServiceConfig> {
     validate_name(name)?;
     let err = |field: &str, msg: &str| Error::config(Some(name), Some(field), msg);
-    let obj = entry.as_object().ok_or_else(|| Error::config(Some(name), None, "entry must be a JSON object"))?;
+    let obj = entry
+        .as_object()
+        .ok_or_else(|| Error::config(Some(name), None, "entry must be a JSON object"))?;
 
     let declared = match obj.get("transport").or_else(|| obj.get("type")) {
         None => None,
@@ -215,7 +231,12 @@ fn parse_entry(name: &str, entry: &Value, base_pool: &PoolConfig) -> Result<Serv
         }
         None if obj.contains_key("command") => "stdio",
         None if obj.contains_key("url") => "http",
-        None => return Err(err("command", "an entry needs either 'command' (stdio) or 'url' (HTTP)")),
+        None => {
+            return Err(err(
+                "command",
+                "an entry needs either 'command' (stdio) or 'url' (HTTP)",
+            ));
+        }
     };
 
     let mut config = if kind == "stdio" {
@@ -259,11 +280,14 @@ fn parse_entry(name: &str, entry: &Value, base_pool: &PoolConfig) -> Result<Serv
     let mut pool = base_pool.clone();
     let mut custom_pool = false;
     if let Some(timeout) = obj.get("timeout") {
-        set_pool_key(&mut pool, "read_timeout", timeout, "timeout").map_err(|e| rename(e, name, "timeout"))?;
+        set_pool_key(&mut pool, "read_timeout", timeout, "timeout")
+            .map_err(|e| rename(e, name, "timeout"))?;
         custom_pool = true;
     }
     if let Some(p) = obj.get("pool") {
-        let map = p.as_object().ok_or_else(|| err("pool", "must be a JSON object"))?;
+        let map = p
+            .as_object()
+            .ok_or_else(|| err("pool", "must be a JSON object"))?;
         for (k, v) in map {
             let field = format!("pool.{k}");
             if !set_pool_key(&mut pool, k, v, &field).map_err(|e| rename(e, name, &field))? {
@@ -277,7 +301,9 @@ fn parse_entry(name: &str, entry: &Value, base_pool: &PoolConfig) -> Result<Serv
         config.pool = Some(pool);
     }
     if let Some(v) = obj.get("retry_non_idempotent") {
-        config.retry_non_idempotent = v.as_bool().ok_or_else(|| err("retry_non_idempotent", "must be a boolean"))?;
+        config.retry_non_idempotent = v
+            .as_bool()
+            .ok_or_else(|| err("retry_non_idempotent", "must be a boolean"))?;
     }
     Ok(config)
 }
@@ -300,23 +326,33 @@ fn string_list(v: Option<&Value>, service: &str, field: &str) -> Result<Vec<Stri
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                item.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::config(Some(service), Some(&format!("{field}[{i}]")), "must be a string"))
+                item.as_str().map(str::to_owned).ok_or_else(|| {
+                    Error::config(Some(service), Some(&format!("{field}[{i}]")), "must be a string")
+                })
             })
             .collect(),
-        Some(_) => Err(Error::config(Some(service), Some(field), "must be an array of strings")),
+        Some(_) => Err(Error::config(
+            Some(service),
+            Some(field),
+            "must be an array of strings",
+        )),
     }
 }
 
 fn string_map(v: &Value, service: &str, field: &str) -> Result<Vec<(String, String)>> {
-    let obj = v.as_object().ok_or_else(|| Error::config(Some(service), Some(field), "must be a JSON object"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::config(Some(service), Some(field), "must be a JSON object"))?;
     obj.iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k.clone(), s.clone())),
             Value::Number(n) => Ok((k.clone(), n.to_string())),
             Value::Bool(b) => Ok((k.clone(), b.to_string())),
-            _ => Err(Error::config(Some(service), Some(&format!("{field}.{k}")), "must be a string")),
+            _ => Err(Error::config(
+                Some(service),
+                Some(&format!("{field}.{k}")),
+                "must be a string",
+            )),
         })
         .collect()
 }
@@ -341,7 +377,12 @@ mod tests {
         assert_eq!(f.services.len(), 2);
         assert_eq!(f.services[0].0, "files");
         match &f.services[0].1.transport {
-            TransportConfig::Stdio { command, args, env, cwd } => {
+            TransportConfig::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => {
                 assert_eq!(command, "npx");
                 assert_eq!(args.len(), 3);
                 assert_eq!(env.get("A").map(String::as_str), Some("1"));
@@ -371,18 +412,29 @@ mod tests {
             (json!({"s": {"command": "x", "args": ["a", 1]}}), "args[1]"),
             (json!({"s": {"command": "x", "env": {"A": []}}}), "env.A"),
             (json!({"s": {"url": "ftp://x"}}), "url"),
-            (json!({"s": {"url": "http://x", "transport": "carrier-pigeon"}}), "transport"),
+            (
+                json!({"s": {"url": "http://x", "transport": "carrier-pigeon"}}),
+                "transport",
+            ),
             (json!({"s": {"url": "http://x", "type": "websocket"}}), "type"),
             (json!({"s": {}}), "command"),
-            (json!({"s": {"command": "x", "pool": {"max_conections": 3}}}), "pool.max_conections"),
+            (
+                json!({"s": {"command": "x", "pool": {"max_conections": 3}}}),
+                "pool.max_conections",
+            ),
             (json!({"s": {"command": "x", "timeout": "soon"}}), "timeout"),
             (json!({"s": {"command": "x", "cwd": 1}}), "cwd"),
-            (json!({"s": {"url": "http://x", "headers": {"A": {}}}}), "headers.A"),
+            (
+                json!({"s": {"url": "http://x", "headers": {"A": {}}}}),
+                "headers.A",
+            ),
         ];
         for (servers, field) in cases {
             let err = parse(json!({ "mcpServers": servers })).unwrap_err();
             match &err {
-                Error::Config { service, field: f, .. } => {
+                Error::Config {
+                    service, field: f, ..
+                } => {
                     assert_eq!(service.as_deref(), Some("s"), "{err}");
                     assert_eq!(f.as_deref(), Some(field), "{err}");
                 }

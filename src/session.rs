@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::protocol::jsonrpc::{self, codes};
 use crate::protocol::messages::{self, Progress, methods};
-use crate::protocol::{Incoming, InitializeResult, ListToolsResult, RequestId, RpcError, Tool, ToolResult, version};
+use crate::protocol::{
+    Incoming, InitializeResult, ListToolsResult, RequestId, RpcError, Tool, ToolResult, version,
+};
 use crate::servers::TransportConfig;
 use crate::transport::http::HttpTransport;
 use crate::transport::stdio::StdioTransport;
@@ -111,9 +113,15 @@ impl Router {
 
     fn closed_error(&self, sent: bool) -> Error {
         match &*self.closed.read() {
-            Some(Error::Closed { message, .. }) => Error::Closed { message: message.clone(), sent },
+            Some(Error::Closed { message, .. }) => Error::Closed {
+                message: message.clone(),
+                sent,
+            },
             Some(other) => other.clone(),
-            None => Error::Closed { message: "session closed".into(), sent },
+            None => Error::Closed {
+                message: "session closed".into(),
+                sent,
+            },
         }
     }
 
@@ -144,7 +152,9 @@ impl Router {
             methods::TOOLS_LIST_CHANGED => self.emit(SessionEvent::ToolsListChanged),
             methods::PROGRESS => match params.map(serde_json::from_value::<Progress>) {
                 Some(Ok(p)) => self.emit(SessionEvent::Progress(p)),
-                _ => log::debug!(target: "mcpstore::session", "[{}] malformed progress notification", self.service),
+                _ => {
+                    log::debug!(target: "mcpstore::session", "[{}] malformed progress notification", self.service)
+                }
             },
             methods::MESSAGE => log_server_message(&self.service, params.as_ref()),
             _ => log::trace!(target: "mcpstore::session", "[{}] notification {method}", self.service),
@@ -295,9 +305,12 @@ impl Session {
         });
         let inbound: Arc<dyn Inbound> = router.clone();
         let transport: Box<dyn Transport> = match config {
-            TransportConfig::Stdio { .. } => {
-                Box::new(StdioTransport::spawn(service, config, inbound, options.max_message_bytes)?)
-            }
+            TransportConfig::Stdio { .. } => Box::new(StdioTransport::spawn(
+                service,
+                config,
+                inbound,
+                options.max_message_bytes,
+            )?),
             TransportConfig::Http { url, headers } => {
                 let agent = agent.cloned().unwrap_or_else(|| {
                     let pool = crate::config::PoolConfig {
@@ -306,7 +319,13 @@ impl Session {
                     };
                     crate::transport::http::agent_for(&pool)
                 });
-                Box::new(HttpTransport::new(agent, url, headers, inbound, options.max_message_bytes)?)
+                Box::new(HttpTransport::new(
+                    agent,
+                    url,
+                    headers,
+                    inbound,
+                    options.max_message_bytes,
+                )?)
             }
         };
         let session = Session {
@@ -333,13 +352,18 @@ impl Session {
         let raw = self
             .send_and_wait(methods::INITIALIZE, Some(&params), opts.connection_timeout, None)
             .map_err(|e| match e {
-                Error::Timeout { after, .. } => Error::Timeout { phase: TimeoutPhase::Initialize, after },
+                Error::Timeout { after, .. } => Error::Timeout {
+                    phase: TimeoutPhase::Initialize,
+                    after,
+                },
                 other => other,
             })?;
         let result: InitializeResult = serde_json::from_str(raw.get())
             .map_err(|e| Error::Protocol(format!("invalid initialize result: {e}")))?;
         version::negotiate(&result.protocol_version)?;
-        self.inner.transport.set_protocol_version(&result.protocol_version);
+        self.inner
+            .transport
+            .set_protocol_version(&result.protocol_version);
         *self.inner.info.write() = Some(Arc::new(result));
         self.notify(methods::INITIALIZED, None::<&Value>)
     }
@@ -373,7 +397,10 @@ impl Session {
     pub fn close(&self) {
         self.inner.transport.close();
         if !self.inner.router.is_closed.load(Ordering::Acquire) {
-            self.inner.router.on_closed(Error::Closed { message: "session closed".into(), sent: false });
+            self.inner.router.on_closed(Error::Closed {
+                message: "session closed".into(),
+                sent: false,
+            });
         }
     }
 
@@ -382,15 +409,22 @@ impl Session {
         let mut buf = Vec::with_capacity(128);
         jsonrpc::write_notification(&mut buf, method, params);
         buf.push(b'\n');
-        self.inner.transport.send_message(&buf, self.inner.options.write_timeout)
+        self.inner
+            .transport
+            .send_message(&buf, self.inner.options.write_timeout)
     }
 
     /// Sends `ping` and waits up to `timeout` for the answer.
     pub fn ping(&self, timeout: Duration) -> Result<()> {
-        self.request::<Value>(methods::PING, None, timeout, None).map(|_| ()).map_err(|e| match e {
-            Error::Timeout { after, .. } => Error::Timeout { phase: TimeoutPhase::HealthCheck, after },
-            other => other,
-        })
+        self.request::<Value>(methods::PING, None, timeout, None)
+            .map(|_| ())
+            .map_err(|e| match e {
+                Error::Timeout { after, .. } => Error::Timeout {
+                    phase: TimeoutPhase::HealthCheck,
+                    after,
+                },
+                other => other,
+            })
     }
 
     /// Lists every tool, following `nextCursor` until the last page.
@@ -399,13 +433,20 @@ impl Session {
         let mut cursor: Option<String> = None;
         for _ in 0..10_000 {
             let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
-            let raw = self.request(methods::TOOLS_LIST, params.as_ref(), self.inner.options.read_timeout, None)?;
+            let raw = self.request(
+                methods::TOOLS_LIST,
+                params.as_ref(),
+                self.inner.options.read_timeout,
+                None,
+            )?;
             let page: ListToolsResult = serde_json::from_str(raw.get())
                 .map_err(|e| Error::Protocol(format!("invalid tools/list result: {e}")))?;
             tools.extend(page.tools);
             match page.next_cursor {
                 Some(next) if cursor.as_deref() == Some(next.as_str()) => {
-                    return Err(Error::Protocol("tools/list returned the same cursor twice".into()));
+                    return Err(Error::Protocol(
+                        "tools/list returned the same cursor twice".into(),
+                    ));
                 }
                 Some(next) => cursor = Some(next),
                 None => return Ok(tools),
@@ -438,7 +479,9 @@ impl Session {
     ) -> Result<Box<RawValue>> {
         let generation = self.inner.generation.load(Ordering::Acquire);
         match self.send_and_wait(method, params, timeout, cancel) {
-            Err(Error::Transport { status: Some(404), .. }) if !self.inner.transport.routes_responses() => {
+            Err(Error::Transport {
+                status: Some(404), ..
+            }) if !self.inner.transport.routes_responses() => {
                 self.reinitialize(generation)?;
                 self.send_and_wait(method, params, timeout, cancel)
             }
@@ -473,7 +516,7 @@ impl Session {
             return Err(Error::Cancelled);
         }
         let id = self.next_id();
-        let mut body = Vec::with_capacity(256);
+        let mut body = crate::pool::object::request_buffers().get();
         jsonrpc::write_request(&mut body, id, method, params);
         body.push(b'\n');
         let request = OutgoingRequest {
@@ -503,7 +546,12 @@ impl Session {
             match self.inner.transport.send_request(&request) {
                 Ok(Some(outcome)) => outcome.map_err(Error::from),
                 Ok(None) => Err(Error::Internal("inline transport returned no response".into())),
-                Err(e @ Error::Timeout { phase: TimeoutPhase::Response, .. }) => {
+                Err(
+                    e @ Error::Timeout {
+                        phase: TimeoutPhase::Response,
+                        ..
+                    },
+                ) => {
                     self.send_cancel(id, "timeout");
                     Err(e)
                 }
@@ -519,13 +567,22 @@ impl Session {
         result
     }
 
-    fn wait(&self, id: i64, rx: &Receiver<Reply>, deadline: Instant, timeout: Duration) -> Result<Box<RawValue>> {
+    fn wait(
+        &self,
+        id: i64,
+        rx: &Receiver<Reply>,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Box<RawValue>> {
         match rx.recv_deadline(deadline) {
             Ok((_, result)) => result,
             Err(RecvTimeoutError::Timeout) => {
                 if self.inner.router.pending.lock().remove(&id).is_some() {
                     self.send_cancel(id, "timeout");
-                    Err(Error::Timeout { phase: TimeoutPhase::Response, after: timeout })
+                    Err(Error::Timeout {
+                        phase: TimeoutPhase::Response,
+                        after: timeout,
+                    })
                 } else {
                     // The response raced the deadline and is already in the channel.
                     rx.try_recv().map(|(_, r)| r).unwrap_or(Err(Error::Timeout {
@@ -540,13 +597,22 @@ impl Session {
 
     /// Writes several `tools/call` requests back to back (stdio pipelining);
     /// each reply arrives on `tx` with its tag. Returns the request ids, in order.
-    pub(crate) fn start_tool_calls(&self, calls: &[(usize, &str, &Value)], tx: &Sender<Reply>) -> Result<Vec<i64>> {
+    pub(crate) fn start_tool_calls(
+        &self,
+        calls: &[(usize, &str, &Value)],
+        tx: &Sender<Reply>,
+    ) -> Result<Vec<i64>> {
         let mut bodies = Vec::with_capacity(calls.len());
         let mut ids = Vec::with_capacity(calls.len());
         for (tag, name, arguments) in calls {
             let id = self.next_id();
             let mut body = Vec::with_capacity(128);
-            jsonrpc::write_request(&mut body, id, methods::TOOLS_CALL, Some(&CallParams { name, arguments }));
+            jsonrpc::write_request(
+                &mut body,
+                id,
+                methods::TOOLS_CALL,
+                Some(&CallParams { name, arguments }),
+            );
             body.push(b'\n');
             self.inner.router.register(id, tx.clone(), *tag)?;
             bodies.push(body);

@@ -193,8 +193,7 @@ impl Server {
 
     /// Whether `version` is acceptable in an `MCP-Protocol-Version` header.
     pub fn supports_version(&self, version: &str) -> bool {
-        SUPPORTED_VERSIONS.contains(&version)
-            || self.opts.protocol_version.as_deref() == Some(version)
+        SUPPORTED_VERSIONS.contains(&version) || self.opts.protocol_version.as_deref() == Some(version)
     }
 
     /// Accepts a request on arrival, in arrival order: applies the crash and
@@ -207,9 +206,7 @@ impl Server {
         if method == "tools/call" {
             let n = self.calls_received.fetch_add(1, Ordering::SeqCst) + 1;
             if self.opts.crash_after.is_some_and(|limit| n > limit) {
-                eprintln!(
-                    "mcpstore-demo-server: --crash-after reached at tools/call #{n}; exiting"
-                );
+                eprintln!("mcpstore-demo-server: --crash-after reached at tools/call #{n}; exiting");
                 std::process::exit(3);
             }
             if self.opts.hang_after.is_some_and(|limit| n > limit) {
@@ -282,9 +279,7 @@ impl Server {
 
     /// Handles the client's response to a server-initiated request.
     pub fn client_response(&self, id: &Value, message: Value) {
-        let waiter = id
-            .as_str()
-            .and_then(|id| self.client_waiters.lock().remove(id));
+        let waiter = id.as_str().and_then(|id| self.client_waiters.lock().remove(id));
         match waiter {
             Some(tx) => {
                 let _ = tx.try_send(message);
@@ -313,9 +308,7 @@ impl Server {
             None | Some(Value::Null) => None,
             Some(Value::String(c)) => Some(c.as_str()),
             Some(_) => {
-                return Err(RpcError::invalid_params(
-                    "Invalid cursor: expected a string",
-                ));
+                return Err(RpcError::invalid_params("Invalid cursor: expected a string"));
             }
         };
         let mut all = tools::builtin().to_vec();
@@ -347,12 +340,11 @@ impl Server {
         if counted {
             self.stats.call_started();
         }
-        let result =
-            if self.opts.delay_ms > 0 && !token.sleep(Duration::from_millis(self.opts.delay_ms)) {
-                Err(Failure::Cancelled)
-            } else {
-                self.run_tool(peer, &pending.params, &token, out)
-            };
+        let result = if self.opts.delay_ms > 0 && !token.sleep(Duration::from_millis(self.opts.delay_ms)) {
+            Err(Failure::Cancelled)
+        } else {
+            self.run_tool(peer, &pending.params, &token, out)
+        };
         if counted {
             self.stats.call_finished();
         }
@@ -372,20 +364,13 @@ impl Server {
         Outcome::Reply(reply)
     }
 
-    fn run_tool(
-        &self,
-        peer: &Peer,
-        params: &Value,
-        token: &CancelToken,
-        out: &dyn Outbound,
-    ) -> ToolResult {
+    fn run_tool(&self, peer: &Peer, params: &Value, token: &CancelToken, out: &dyn Outbound) -> ToolResult {
         let name = match params.get("name") {
             Some(Value::String(n)) => n.as_str(),
             _ => {
-                return Err(RpcError::invalid_params(
-                    "Missing tool name: params.name must be a string",
-                )
-                .into());
+                return Err(
+                    RpcError::invalid_params("Missing tool name: params.name must be a string").into(),
+                );
             }
         };
         let empty = Map::new();
@@ -393,9 +378,7 @@ impl Server {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(m)) => m,
             Some(_) => {
-                return Err(
-                    RpcError::invalid_params("Invalid arguments: expected an object").into(),
-                );
+                return Err(RpcError::invalid_params("Invalid arguments: expected an object").into());
             }
         };
         Ok(match name {
@@ -518,12 +501,7 @@ impl Server {
         }
     }
 
-    fn log(
-        &self,
-        peer: &Peer,
-        args: &Map<String, Value>,
-        out: &dyn Outbound,
-    ) -> Result<Value, RpcError> {
+    fn log(&self, peer: &Peer, args: &Map<String, Value>, out: &dyn Outbound) -> Result<Value, RpcError> {
         let level = tools::arg_str(args, "level")?;
         let message = tools::arg_str(args, "message")?;
         let idx = tools::LOG_LEVELS
@@ -552,9 +530,7 @@ impl Server {
             )));
         }
         if tools::is_builtin(name) {
-            return Ok(error_result(format!(
-                "tool {name:?} already exists (built-in)"
-            )));
+            return Ok(error_result(format!("tool {name:?} already exists (built-in)")));
         }
         {
             let mut extra = self.extra_tools.lock();
@@ -587,14 +563,7 @@ mod tests {
         Server::new(opts).unwrap()
     }
 
-    fn call(
-        s: &Server,
-        peer: &Peer,
-        id: i64,
-        method: &str,
-        params: Value,
-        out: &Collect,
-    ) -> Option<Outcome> {
+    fn call(s: &Server, peer: &Peer, id: i64, method: &str, params: Value, out: &Collect) -> Option<Outcome> {
         match s.admit(peer, json!(id), method.into(), params) {
             Admission::Hang => None,
             Admission::Run(p) => Some(s.execute(peer, p, out)),
@@ -672,23 +641,9 @@ mod tests {
         assert!(r["error"]["message"].as_str().unwrap().contains("message"));
         let r = reply(call(&s, &p, 4, "ping", Value::Null, &out));
         assert_eq!(r["result"], json!({}));
-        let r = reply(call(
-            &s,
-            &p,
-            5,
-            "tools/call",
-            json!({"name": "counter"}),
-            &out,
-        ));
+        let r = reply(call(&s, &p, 5, "tools/call", json!({"name": "counter"}), &out));
         assert_eq!(r["result"]["content"][0]["text"], "1");
-        let r = reply(call(
-            &s,
-            &p,
-            6,
-            "tools/call",
-            json!({"name": "stats"}),
-            &out,
-        ));
+        let r = reply(call(&s, &p, 6, "tools/call", json!({"name": "stats"}), &out));
         let st = &r["result"]["structuredContent"];
         assert_eq!(st["pings"], 1);
         assert_eq!(st["calls"], 3);
@@ -712,10 +667,7 @@ mod tests {
             &out,
         ));
         assert_eq!(r["result"]["content"][0]["text"], "added tool extra1");
-        assert_eq!(
-            out.0.borrow()[0]["method"],
-            "notifications/tools/list_changed"
-        );
+        assert_eq!(out.0.borrow()[0]["method"], "notifications/tools/list_changed");
         let mut names = Vec::new();
         let mut cursor = Value::Null;
         for i in 0..10 {
@@ -730,10 +682,7 @@ mod tests {
             for t in r["result"]["tools"].as_array().unwrap() {
                 names.push(t["name"].as_str().unwrap().to_string());
             }
-            cursor = r["result"]
-                .get("nextCursor")
-                .cloned()
-                .unwrap_or(Value::Null);
+            cursor = r["result"].get("nextCursor").cloned().unwrap_or(Value::Null);
             if cursor.is_null() {
                 break;
             }
@@ -749,14 +698,7 @@ mod tests {
             &out,
         ));
         assert_eq!(r["result"]["content"][0]["text"], "m");
-        let r = reply(call(
-            &s,
-            &p,
-            31,
-            "tools/list",
-            json!({"cursor": "bad"}),
-            &out,
-        ));
+        let r = reply(call(&s, &p, 31, "tools/list", json!({"cursor": "bad"}), &out));
         assert_eq!(r["error"]["code"], -32602);
     }
 

@@ -110,10 +110,7 @@ pub(crate) mod tests {
             std::process::id(),
             std::time::SystemTime::now()
         ));
-        let base = PathBuf::from(
-            base.to_string_lossy()
-                .replace([' ', ':', '{', '}', ','], "_"),
-        );
+        let base = PathBuf::from(base.to_string_lossy().replace([' ', ':', '{', '}', ','], "_"));
         fs::create_dir_all(&base).unwrap();
         fs::canonicalize(&base).unwrap()
     }
@@ -133,11 +130,7 @@ pub(crate) mod tests {
         assert_eq!(read_file(&root, "sub/../sub/b.txt").unwrap(), "bee");
         let abs = root.join("a.txt");
         assert_eq!(read_file(&root, abs.to_str().unwrap()).unwrap(), "hello");
-        assert!(
-            read_file(&root, "../secret.txt")
-                .unwrap_err()
-                .contains("outside")
-        );
+        assert!(read_file(&root, "../secret.txt").unwrap_err().contains("outside"));
         let abs_secret = top.join("secret.txt");
         assert!(
             read_file(&root, abs_secret.to_str().unwrap())
@@ -146,16 +139,8 @@ pub(crate) mod tests {
         );
         #[cfg(unix)]
         assert!(read_file(&root, "link").unwrap_err().contains("outside"));
-        assert!(
-            read_file(&root, "missing")
-                .unwrap_err()
-                .contains("cannot access")
-        );
-        assert!(
-            read_file(&root, "../missing")
-                .unwrap_err()
-                .contains("outside")
-        );
+        assert!(read_file(&root, "missing").unwrap_err().contains("cannot access"));
+        assert!(read_file(&root, "../missing").unwrap_err().contains("outside"));
         assert!(
             read_file(&root, "sub/../../missing")
                 .unwrap_err()

@@ -301,12 +301,7 @@ fn hang(shared: &Shared) -> io::Result<bool> {
     Ok(false)
 }
 
-fn handle<W: Write>(
-    shared: &Shared,
-    req: &Request,
-    w: &mut W,
-    keep_alive: bool,
-) -> io::Result<bool> {
+fn handle<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) -> io::Result<bool> {
     if req.path() != "/mcp" {
         return respond(
             w,
@@ -317,11 +312,11 @@ fn handle<W: Write>(
             keep_alive,
         );
     }
-    if let Some((name, value)) = &shared.opts().require_header {
-        if req.header(name) != Some(value.as_str()) {
-            let msg = format!("Unauthorized: missing or wrong {name} header");
-            return rpc_error(w, 401, -32001, &msg, keep_alive);
-        }
+    if let Some((name, value)) = &shared.opts().require_header
+        && req.header(name) != Some(value.as_str())
+    {
+        let msg = format!("Unauthorized: missing or wrong {name} header");
+        return rpc_error(w, 401, -32001, &msg, keep_alive);
     }
     if req.header("origin").is_some_and(|o| !origin_allowed(o)) {
         return rpc_error(w, 403, -32001, "Forbidden: Origin not allowed", keep_alive);
@@ -346,11 +341,7 @@ fn handle<W: Write>(
 
 /// The session named by the request; `Err((status, message))` if missing
 /// (400) or unknown/expired (404). POSTs count towards expiry.
-fn session_for(
-    shared: &Shared,
-    req: &Request,
-    count: bool,
-) -> Result<Arc<Session>, (u16, &'static str)> {
+fn session_for(shared: &Shared, req: &Request, count: bool) -> Result<Arc<Session>, (u16, &'static str)> {
     let Some(id) = req.header("mcp-session-id") else {
         return Err((400, "Bad Request: missing Mcp-Session-Id header"));
     };
@@ -359,11 +350,7 @@ fn session_for(
     };
     if count {
         let n = session.count_post();
-        if shared
-            .opts()
-            .expire_sessions_after
-            .is_some_and(|limit| n > limit)
-        {
+        if shared.opts().expire_sessions_after.is_some_and(|limit| n > limit) {
             shared.sessions.remove(&session.id);
             return Err((404, "Session expired"));
         }
@@ -372,26 +359,20 @@ fn session_for(
 }
 
 fn post<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) -> io::Result<bool> {
-    if let Some(v) = req.header("mcp-protocol-version") {
-        if !shared.server.supports_version(v.trim()) {
-            let msg = format!("Bad Request: unsupported MCP-Protocol-Version {v:?}");
-            return rpc_error(w, 400, INVALID_REQUEST, &msg, keep_alive);
-        }
+    if let Some(v) = req.header("mcp-protocol-version")
+        && !shared.server.supports_version(v.trim())
+    {
+        let msg = format!("Bad Request: unsupported MCP-Protocol-Version {v:?}");
+        return rpc_error(w, 400, INVALID_REQUEST, &msg, keep_alive);
     }
     let value: Value = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
         Err(e) => {
-            return rpc_error(
-                w,
-                400,
-                PARSE_ERROR,
-                &format!("Parse error: {e}"),
-                keep_alive,
-            );
+            return rpc_error(w, 400, PARSE_ERROR, &format!("Parse error: {e}"), keep_alive);
         }
     };
-    let is_initialize = value.get("method").and_then(Value::as_str) == Some("initialize")
-        && value.get("id").is_some();
+    let is_initialize =
+        value.get("method").and_then(Value::as_str) == Some("initialize") && value.get("id").is_some();
     let (session, new_session) = if is_initialize {
         shared.server.stats().session_created();
         (shared.sessions.create(shared.transport), true)
@@ -426,30 +407,17 @@ fn post<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) -
                     &format!("Invalid Request: {reason}"),
                 ));
             }
-            Message::Notification { method, params } => {
-                shared.server.notification(peer, &method, &params)
-            }
+            Message::Notification { method, params } => shared.server.notification(peer, &method, &params),
             Message::Response { id, message } => shared.server.client_response(&id, message),
-            Message::Request { id, method, params } => {
-                match shared.server.admit(peer, id, method, params) {
-                    Admission::Hang => return hang(shared),
-                    Admission::Run(p) => requests.push(p),
-                }
-            }
+            Message::Request { id, method, params } => match shared.server.admit(peer, id, method, params) {
+                Admission::Hang => return hang(shared),
+                Admission::Run(p) => requests.push(p),
+            },
         }
     }
-    if !batch {
-        if let Some(err) = errors.pop() {
-            let body = err.to_string();
-            return respond(
-                w,
-                400,
-                &[],
-                Some("application/json"),
-                body.as_bytes(),
-                keep_alive,
-            );
-        }
+    if !batch && let Some(err) = errors.pop() {
+        let body = err.to_string();
+        return respond(w, 400, &[], Some("application/json"), body.as_bytes(), keep_alive);
     }
     if requests.is_empty() && errors.is_empty() {
         return respond(w, 202, &[], None, b"", keep_alive);
@@ -459,17 +427,15 @@ fn post<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) -
         headers.push(("Mcp-Session-Id".into(), session.id.clone()));
     }
     if shared.transport == Transport::HttpJson {
-        return reply_json(
-            shared, &session, batch, errors, requests, headers, w, keep_alive,
-        );
+        return reply_json(shared, &session, batch, errors, requests, headers, w, keep_alive);
     }
     let single_call = !batch && requests.len() == 1 && requests[0].method() == "tools/call";
     if let (true, Some(every)) = (single_call, shared.opts().sse_disconnect_every) {
         let n = shared.sse_calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if n % every == 0 {
-            if let Some(p) = requests.pop() {
-                return disconnect_early(shared, &session, p, headers, w, keep_alive);
-            }
+        if n.is_multiple_of(every)
+            && let Some(p) = requests.pop()
+        {
+            return disconnect_early(shared, &session, p, headers, w, keep_alive);
         }
     }
     let stream = shared
@@ -515,10 +481,7 @@ fn reply_json<W: Write>(
     w: &mut W,
     keep_alive: bool,
 ) -> io::Result<bool> {
-    let hs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
+    let hs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     for p in requests {
         match shared.server.execute(&session.peer, p, &Discard) {
             Outcome::Reply(v) => replies.push(v),
@@ -536,14 +499,7 @@ fn reply_json<W: Write>(
             Value::Array(replies).to_string()
         }
     };
-    respond(
-        w,
-        200,
-        &hs,
-        Some("application/json"),
-        body.as_bytes(),
-        keep_alive,
-    )
+    respond(w, 200, &hs, Some("application/json"), body.as_bytes(), keep_alive)
 }
 
 /// `--sse-disconnect-every`: sends a priming event (id + retry), ends the
@@ -559,16 +515,10 @@ fn disconnect_early<W: Write>(
 ) -> io::Result<bool> {
     let stream = shared.next_stream.fetch_add(1, Ordering::SeqCst) + 1;
     let log = session.new_stream(stream);
-    let mut hs: Vec<(&str, &str)> = vec![
-        ("Content-Type", EVENT_STREAM),
-        ("Cache-Control", "no-cache"),
-    ];
+    let mut hs: Vec<(&str, &str)> = vec![("Content-Type", EVENT_STREAM), ("Cache-Control", "no-cache")];
     hs.extend(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let mut buf = head(200, &hs, None, keep_alive);
-    chunk(
-        &mut buf,
-        &sse::priming(&sse::event_id(stream, 0), Some(RETRY_MS)),
-    );
+    chunk(&mut buf, &sse::priming(&sse::event_id(stream, 0), Some(RETRY_MS)));
     buf.extend_from_slice(LAST_CHUNK);
     w.write_all(&buf)?;
     w.flush()?;
@@ -628,10 +578,7 @@ fn get<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) ->
     };
     let head_bytes = head(
         200,
-        &[
-            ("Content-Type", EVENT_STREAM),
-            ("Cache-Control", "no-cache"),
-        ],
+        &[("Content-Type", EVENT_STREAM), ("Cache-Control", "no-cache")],
         None,
         keep_alive,
     );
@@ -641,10 +588,7 @@ fn get<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) ->
         let (events, done) = log.wait_after(after, Duration::from_millis(100));
         let mut buf = Vec::new();
         for (seq, data) in events {
-            chunk(
-                &mut buf,
-                &sse::event(Some(&sse::event_id(stream, seq)), &data),
-            );
+            chunk(&mut buf, &sse::event(Some(&sse::event_id(stream, seq)), &data));
             after = seq;
         }
         if !buf.is_empty() {
@@ -663,12 +607,7 @@ fn get<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) ->
     Ok(keep_alive)
 }
 
-fn delete<W: Write>(
-    shared: &Shared,
-    req: &Request,
-    w: &mut W,
-    keep_alive: bool,
-) -> io::Result<bool> {
+fn delete<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) -> io::Result<bool> {
     let session = match session_for(shared, req, false) {
         Ok(s) => s,
         Err((status, msg)) => return rpc_error(w, status, INVALID_REQUEST, msg, keep_alive),
@@ -798,13 +737,12 @@ mod tests {
     }
 
     fn call(c: &mut Client, sid: &str, id: u64, name: &str, args: Value) -> Resp {
-        let body = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":name,"arguments":args}}).to_string();
+        let body =
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":name,"arguments":args}})
+                .to_string();
         c.send(
             "POST",
-            &[
-                ("Mcp-Session-Id", sid),
-                ("MCP-Protocol-Version", "2025-11-25"),
-            ],
+            &[("Mcp-Session-Id", sid), ("MCP-Protocol-Version", "2025-11-25")],
             &body,
         )
     }
@@ -817,13 +755,7 @@ mod tests {
         let r = call(&mut c, &sid, 2, "echo", json!({"message": "hi"}));
         assert_eq!(r.header("content-type"), Some("text/event-stream"));
         assert_eq!(r.messages()[0]["result"]["content"][0]["text"], "hi");
-        let r = call(
-            &mut c,
-            &sid,
-            3,
-            "log",
-            json!({"level": "info", "message": "m"}),
-        );
+        let r = call(&mut c, &sid, 3, "log", json!({"level": "info", "message": "m"}));
         let m = r.messages();
         assert_eq!(m[0]["method"], "notifications/message");
         assert_eq!(m[1]["id"], 3);
@@ -845,10 +777,7 @@ mod tests {
         assert_eq!(
             c.send(
                 "POST",
-                &[
-                    ("Mcp-Session-Id", &sid),
-                    ("MCP-Protocol-Version", "1999-01-01")
-                ],
+                &[("Mcp-Session-Id", &sid), ("MCP-Protocol-Version", "1999-01-01")],
                 r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#
             )
             .status,
@@ -857,21 +786,15 @@ mod tests {
         assert_eq!(c.send("GET", &[("Mcp-Session-Id", &sid)], "").status, 405);
         assert_eq!(c.send("PUT", &[("Mcp-Session-Id", &sid)], "").status, 405);
         assert_eq!(
-            c.send("POST", &[("Mcp-Session-Id", &sid)], "{garbage")
-                .status,
+            c.send("POST", &[("Mcp-Session-Id", &sid)], "{garbage").status,
             400
         );
-        assert_eq!(
-            c.send("DELETE", &[("Mcp-Session-Id", &sid)], "").status,
-            200
-        );
-        assert_eq!(
-            call(&mut c, &sid, 5, "echo", json!({"message": "x"})).status,
-            404
-        );
+        assert_eq!(c.send("DELETE", &[("Mcp-Session-Id", &sid)], "").status, 200);
+        assert_eq!(call(&mut c, &sid, 5, "echo", json!({"message": "x"})).status, 404);
         let mut c2 = Client::new(h.addr());
         let sid2 = init(&mut c2);
-        let st = call(&mut c2, &sid2, 1, "stats", json!({})).messages()[0]["result"]["structuredContent"].clone();
+        let st =
+            call(&mut c2, &sid2, 1, "stats", json!({})).messages()[0]["result"]["structuredContent"].clone();
         assert_eq!(st["sessions"], 2);
         assert_eq!(st["deleted_sessions"], 1);
         h.shutdown();
@@ -910,13 +833,11 @@ mod tests {
         let v: Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(v[0]["id"], 3);
         assert_eq!(
-            c.send("POST", &[auth, ("Mcp-Session-Id", &sid)], ping)
-                .status,
+            c.send("POST", &[auth, ("Mcp-Session-Id", &sid)], ping).status,
             404
         );
         assert_eq!(
-            c.send("POST", &[auth, ("Mcp-Session-Id", &sid)], ping)
-                .status,
+            c.send("POST", &[auth, ("Mcp-Session-Id", &sid)], ping).status,
             404
         );
         assert_eq!(
@@ -947,11 +868,7 @@ mod tests {
             .find_map(|l| l.strip_prefix("id: "))
             .unwrap()
             .to_string();
-        let g = c.send(
-            "GET",
-            &[("Mcp-Session-Id", &sid), ("Last-Event-ID", &last)],
-            "",
-        );
+        let g = c.send("GET", &[("Mcp-Session-Id", &sid), ("Last-Event-ID", &last)], "");
         assert_eq!(g.status, 200);
         let m = g.messages();
         assert_eq!(m.len(), 1);
@@ -966,8 +883,7 @@ mod tests {
         let mut c = Client::new(h.addr());
         let sid = init(&mut c);
         let body =
-            json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"ping_client"}})
-                .to_string();
+            json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"ping_client"}}).to_string();
         let raw = format!(
             "POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: {sid}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
@@ -993,10 +909,7 @@ mod tests {
         assert_eq!(ping["method"], "ping");
         let mut c2 = Client::new(h.addr());
         let answer = json!({"jsonrpc":"2.0","id":ping["id"],"result":{}}).to_string();
-        assert_eq!(
-            c2.send("POST", &[("Mcp-Session-Id", &sid)], &answer).status,
-            202
-        );
+        assert_eq!(c2.send("POST", &[("Mcp-Session-Id", &sid)], &answer).status, 202);
         let mut rest = String::new();
         loop {
             line.clear();

@@ -52,11 +52,7 @@ impl StreamLog {
     pub fn wait_after(&self, after: u64, timeout: Duration) -> (Vec<(u64, Vec<u8>)>, bool) {
         let mut st = self.state.lock();
         let collect = |st: &LogState| -> Vec<(u64, Vec<u8>)> {
-            st.events
-                .iter()
-                .filter(|(s, _)| *s > after)
-                .cloned()
-                .collect()
+            st.events.iter().filter(|(s, _)| *s > after).cloned().collect()
         };
         let mut found = collect(&st);
         if found.is_empty() && !st.done {
@@ -98,10 +94,10 @@ impl Session {
     pub fn new_stream(&self, stream: u64) -> Arc<StreamLog> {
         let log = Arc::new(StreamLog::default());
         let mut streams = self.streams.lock();
-        if streams.len() >= MAX_STREAMS_PER_SESSION {
-            if let Some(oldest) = streams.keys().next().copied() {
-                streams.remove(&oldest);
-            }
+        if streams.len() >= MAX_STREAMS_PER_SESSION
+            && let Some(oldest) = streams.keys().next().copied()
+        {
+            streams.remove(&oldest);
         }
         streams.insert(stream, log.clone());
         log

@@ -107,8 +107,7 @@ pub fn read_request<R: BufRead, W: Write>(r: &mut R, w: &mut W) -> Result<Reques
             return Err(bad("too many empty lines"));
         }
     }
-    let request_line =
-        std::str::from_utf8(trim_eol(&line)).map_err(|_| bad("request line is not UTF-8"))?;
+    let request_line = std::str::from_utf8(trim_eol(&line)).map_err(|_| bad("request line is not UTF-8"))?;
     let mut parts = request_line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -146,8 +145,7 @@ pub fn read_request<R: BufRead, W: Write>(r: &mut R, w: &mut W) -> Result<Reques
         if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
             return Err(bad("malformed header name"));
         }
-        req.headers
-            .push((name.to_string(), value.trim().to_string()));
+        req.headers.push((name.to_string(), value.trim().to_string()));
     }
     let chunked = match req.header("transfer-encoding") {
         None => false,
@@ -249,12 +247,7 @@ pub fn reason(status: u16) -> &'static str {
 }
 
 /// Builds a response head. `body_len` None means chunked transfer encoding.
-pub fn head(
-    status: u16,
-    headers: &[(&str, &str)],
-    body_len: Option<usize>,
-    keep_alive: bool,
-) -> Vec<u8> {
+pub fn head(status: u16, headers: &[(&str, &str)], body_len: Option<usize>, keep_alive: bool) -> Vec<u8> {
     let mut h = Vec::with_capacity(256);
     h.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason(status)).as_bytes());
     for (name, value) in headers {
@@ -295,7 +288,10 @@ mod tests {
 
     #[test]
     fn content_length_body() {
-        let r = parse("POST /mcp?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nMcp-Session-Id: abc\r\n\r\nhelloEXTRA").unwrap();
+        let r = parse(
+            "POST /mcp?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nMcp-Session-Id: abc\r\n\r\nhelloEXTRA",
+        )
+        .unwrap();
         assert_eq!(r.method, "POST");
         assert_eq!(r.path(), "/mcp");
         assert_eq!(r.body, b"hello");
@@ -343,10 +339,7 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert!(matches!(parse("hello\r\n\r\n"), Err(WireError::Bad(_))));
-        assert!(matches!(
-            parse("GET / HTTP/2\r\n\r\n"),
-            Err(WireError::Bad(_))
-        ));
+        assert!(matches!(parse("GET / HTTP/2\r\n\r\n"), Err(WireError::Bad(_))));
         assert!(matches!(
             parse("GET / HTTP/1.1\r\nno colon\r\n\r\n"),
             Err(WireError::Bad(_))

@@ -160,9 +160,7 @@ pub fn parse_args(args: impl Iterator<Item = String>) -> Result<(DemoOptions, Mo
         }
         let value = match inline {
             Some(v) => v,
-            None => args
-                .next()
-                .ok_or_else(|| format!("{flag} expects a value"))?,
+            None => args.next().ok_or_else(|| format!("{flag} expects a value"))?,
         };
         match flag.as_str() {
             "--http" => mode = Mode::Http(value),
@@ -235,10 +233,7 @@ mod tests {
     use super::*;
 
     fn args(list: &[&str]) -> impl Iterator<Item = String> {
-        list.iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .into_iter()
+        list.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter()
     }
 
     #[test]

@@ -161,13 +161,7 @@ mod tests {
         let bad = classify(json!({"jsonrpc":"1.0","id":7,"method":"ping"}));
         assert!(matches!(bad, Message::Invalid { id, .. } if id == json!(7)));
         let bad_id = classify(json!({"jsonrpc":"2.0","id":null,"method":"ping"}));
-        assert!(matches!(
-            bad_id,
-            Message::Invalid {
-                id: Value::Null,
-                ..
-            }
-        ));
+        assert!(matches!(bad_id, Message::Invalid { id: Value::Null, .. }));
         assert!(matches!(classify(json!([1])), Message::Invalid { .. }));
         let bad_params = classify(json!({"jsonrpc":"2.0","id":1,"method":"x","params":3}));
         assert!(matches!(bad_params, Message::Invalid { .. }));

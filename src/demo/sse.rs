@@ -73,10 +73,7 @@ impl<W: Write> State<'_, W> {
     }
 
     fn head(&self, content_type: &str, body_len: Option<usize>) -> Vec<u8> {
-        let mut hs: Vec<(&str, &str)> = vec![
-            ("Content-Type", content_type),
-            ("Cache-Control", "no-cache"),
-        ];
+        let mut hs: Vec<(&str, &str)> = vec![("Content-Type", content_type), ("Cache-Control", "no-cache")];
         hs.extend(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         head(200, &hs, body_len, self.keep_alive)
     }
@@ -85,12 +82,7 @@ impl<W: Write> State<'_, W> {
         if self.failed {
             return;
         }
-        if self
-            .w
-            .write_all(bytes)
-            .and_then(|()| self.w.flush())
-            .is_err()
-        {
+        if self.w.write_all(bytes).and_then(|()| self.w.flush()).is_err() {
             // The client went away; disconnection is not cancellation, so
             // the request still runs to completion.
             self.failed = true;
@@ -125,15 +117,8 @@ pub struct SseResponse<'a, W: Write> {
 impl<'a, W: Write> SseResponse<'a, W> {
     /// A response on `w` with extra `headers`. With `stream` Some, every
     /// event carries an id `STREAM_SEQ` and a priming event comes first.
-    pub fn new(
-        w: &'a mut W,
-        headers: Vec<(String, String)>,
-        keep_alive: bool,
-        stream: Option<u64>,
-    ) -> Self {
-        let pending = stream
-            .map(|s| priming(&event_id(s, 0), None))
-            .unwrap_or_default();
+    pub fn new(w: &'a mut W, headers: Vec<(String, String)>, keep_alive: bool, stream: Option<u64>) -> Self {
+        let pending = stream.map(|s| priming(&event_id(s, 0), None)).unwrap_or_default();
         SseResponse {
             state: RefCell::new(State {
                 w,
@@ -232,12 +217,7 @@ mod tests {
     #[test]
     fn single_write_without_notifications() {
         let mut out = Vec::new();
-        let sse = SseResponse::new(
-            &mut out,
-            vec![("Mcp-Session-Id".into(), "s1".into())],
-            true,
-            None,
-        );
+        let sse = SseResponse::new(&mut out, vec![("Mcp-Session-Id".into(), "s1".into())], true, None);
         assert!(sse.finish(&json!({"id": 1})).unwrap());
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"));
@@ -284,9 +264,6 @@ mod tests {
     fn event_ids_round_trip() {
         assert_eq!(parse_event_id(&event_id(3, 9)), Some((3, 9)));
         assert_eq!(parse_event_id("x"), None);
-        assert_eq!(
-            priming("1_0", Some(100)),
-            b"id: 1_0\nretry: 100\ndata: \n\n"
-        );
+        assert_eq!(priming("1_0", Some(100)), b"id: 1_0\nretry: 100\ndata: \n\n");
     }
 }

@@ -209,10 +209,7 @@ mod tests {
             "\n",
         );
         let lines = run(DemoOptions::default(), input);
-        let msgs: Vec<Value> = lines
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let msgs: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(msgs.len(), 6, "{lines:?}");
         assert_eq!(msgs[0]["id"], 1);
         // echo overtakes the sleep that was sent first.

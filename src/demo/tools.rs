@@ -236,10 +236,7 @@ pub fn paginate(
     }
     let end = start.saturating_add(page_size).min(all.len());
     let next = (end < all.len()).then(|| format!("offset-{end}"));
-    Ok((
-        all.into_iter().skip(start).take(end - start).collect(),
-        next,
-    ))
+    Ok((all.into_iter().skip(start).take(end - start).collect(), next))
 }
 
 /// A successful result with one text item.
@@ -308,10 +305,10 @@ pub fn echo(args: &Map<String, Value>) -> Result<Value, RpcError> {
 pub fn add(args: &Map<String, Value>) -> Result<Value, RpcError> {
     let a = arg_number(args, "a")?;
     let b = arg_number(args, "b")?;
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        if let Some(sum) = x.checked_add(y) {
-            return Ok(sum_result(Value::from(sum), sum.to_string()));
-        }
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64())
+        && let Some(sum) = x.checked_add(y)
+    {
+        return Ok(sum_result(Value::from(sum), sum.to_string()));
     }
     let sum = a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0);
     if !sum.is_finite() {
@@ -434,10 +431,7 @@ mod tests {
             .iter()
             .map(|c| c["type"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            kinds,
-            ["text", "image", "audio", "resource_link", "resource"]
-        );
+        assert_eq!(kinds, ["text", "image", "audio", "resource_link", "resource"]);
         assert_eq!(m["_meta"]["demo"], true);
     }
 

@@ -38,7 +38,11 @@ struct Job {
 }
 
 /// Runs a batch; one result per call, in input order.
-pub(crate) fn run_batch(store: &Arc<StoreInner>, calls: &[ToolCall], options: &BatchOptions) -> Vec<CallResult> {
+pub(crate) fn run_batch(
+    store: &Arc<StoreInner>,
+    calls: &[ToolCall],
+    options: &BatchOptions,
+) -> Vec<CallResult> {
     let cfg = store.config();
     let workers = options.max_workers.unwrap_or_else(|| cfg.batch.workers()).max(1);
     let chunk = options.batch_size.unwrap_or(cfg.batch.default_batch_size).max(1);
@@ -60,7 +64,9 @@ pub(crate) fn run_batch(store: &Arc<StoreInner>, calls: &[ToolCall], options: &B
             }
         };
         if !call.arguments.is_object() {
-            results[index] = Some(Err(Error::InvalidArgument("tool arguments must be a JSON object".into())));
+            results[index] = Some(Err(Error::InvalidArgument(
+                "tool arguments must be a JSON object".into(),
+            )));
             continue;
         }
         let cache_key = store.cache_key_for(&target, &call.arguments, call.cache_key.as_deref());
@@ -75,9 +81,19 @@ pub(crate) fn run_batch(store: &Arc<StoreInner>, calls: &[ToolCall], options: &B
             }
             first_by_key.insert(key.clone(), index);
         }
-        let job = Job { index, target, cache_key };
-        if matches!(job.target.service.config().transport, TransportConfig::Stdio { .. }) {
-            piped.entry(job.target.service.name().to_owned()).or_default().push(job);
+        let job = Job {
+            index,
+            target,
+            cache_key,
+        };
+        if matches!(
+            job.target.service.config().transport,
+            TransportConfig::Stdio { .. }
+        ) {
+            piped
+                .entry(job.target.service.name().to_owned())
+                .or_default()
+                .push(job);
         } else {
             parallel.push(job);
         }
@@ -109,7 +125,9 @@ fn pipeline(
     deadline: Instant,
     results: &mut [Option<CallResult>],
 ) -> Vec<Job> {
-    let Some(first) = jobs.first() else { return Vec::new() };
+    let Some(first) = jobs.first() else {
+        return Vec::new();
+    };
     let service = first.target.service.clone();
     let pool_cfg = service.pool().config();
     let window = workers.min(pool_cfg.max_in_flight_per_connection).max(1);
@@ -157,7 +175,9 @@ fn pipeline(
         match rx.recv_deadline(wait_until) {
             Ok((index, reply)) => {
                 last_progress = Instant::now();
-                let Some((_, job)) = by_index.remove(&index) else { continue };
+                let Some((_, job)) = by_index.remove(&index) else {
+                    continue;
+                };
                 match reply.and_then(|raw| parse_tool_result(&raw)) {
                     Ok(result) => {
                         let result = Arc::new(result);
@@ -166,21 +186,32 @@ fn pipeline(
                         }
                         results[index] = Some(Ok(result));
                     }
-                    Err(e) if e.is_retryable() && (!e.may_have_executed() || job.target.tool.is_retry_safe()) => {
+                    Err(e)
+                        if e.is_retryable()
+                            && (!e.may_have_executed() || job.target.tool.is_retry_safe()) =>
+                    {
                         leftovers.push(clone_job(job));
                     }
                     Err(e) => results[index] = Some(Err(e)),
                 }
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                let after = pool_cfg.read_timeout.min(deadline.saturating_duration_since(last_progress));
+                let after = pool_cfg
+                    .read_timeout
+                    .min(deadline.saturating_duration_since(last_progress));
                 for (index, (id, _)) in by_index.drain() {
                     session.abandon_request(id);
-                    results[index] = Some(Err(Error::Timeout { phase: TimeoutPhase::Response, after }));
+                    results[index] = Some(Err(Error::Timeout {
+                        phase: TimeoutPhase::Response,
+                        after,
+                    }));
                 }
                 lease.mark_suspect();
                 for job in &jobs[next..] {
-                    results[job.index] = Some(Err(Error::Timeout { phase: TimeoutPhase::Wait, after }));
+                    results[job.index] = Some(Err(Error::Timeout {
+                        phase: TimeoutPhase::Wait,
+                        after,
+                    }));
                 }
                 next = jobs.len();
             }
@@ -190,7 +221,11 @@ fn pipeline(
 }
 
 fn clone_job(job: &Job) -> Job {
-    Job { index: job.index, target: job.target.clone(), cache_key: job.cache_key.clone() }
+    Job {
+        index: job.index,
+        target: job.target.clone(),
+        cache_key: job.cache_key.clone(),
+    }
 }
 
 /// Runs jobs on up to `workers` threads (the caller included), each call with retries.
@@ -221,9 +256,15 @@ fn run_parallel(
                 let Some(job) = jobs.get(i) else { return };
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 let result = if remaining.is_zero() {
-                    Err(Error::Timeout { phase: TimeoutPhase::Wait, after: Duration::ZERO })
+                    Err(Error::Timeout {
+                        phase: TimeoutPhase::Wait,
+                        after: Duration::ZERO,
+                    })
                 } else {
-                    let options = CallOptions { timeout: Some(remaining), ..Default::default() };
+                    let options = CallOptions {
+                        timeout: Some(remaining),
+                        ..Default::default()
+                    };
                     store.invoke_cached(&job.target, &arguments[i], &options, job.cache_key.clone())
                 };
                 if tx.send((job.index, result)).is_err() {
@@ -259,7 +300,10 @@ fn run_parallel(
     }
     for job in jobs.iter() {
         if results[job.index].is_none() {
-            results[job.index] = Some(Err(Error::Timeout { phase: TimeoutPhase::Wait, after: Duration::ZERO }));
+            results[job.index] = Some(Err(Error::Timeout {
+                phase: TimeoutPhase::Wait,
+                after: Duration::ZERO,
+            }));
         }
     }
 }

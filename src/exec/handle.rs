@@ -34,17 +34,22 @@ impl HandleState {
             *slot = Some(result);
             self.done.notify_all();
         }
-        slot.clone().unwrap_or(Err(Error::Internal("handle lost its result".into())))
+        slot.clone()
+            .unwrap_or(Err(Error::Internal("handle lost its result".into())))
     }
 
     fn wait_until(&self, deadline: Instant, limit: Duration) -> CallResult {
         let mut slot = self.result.lock();
         while slot.is_none() {
             if self.done.wait_until(&mut slot, deadline).timed_out() && slot.is_none() {
-                return Err(Error::Timeout { phase: TimeoutPhase::Wait, after: limit });
+                return Err(Error::Timeout {
+                    phase: TimeoutPhase::Wait,
+                    after: limit,
+                });
             }
         }
-        slot.clone().unwrap_or(Err(Error::Internal("handle lost its result".into())))
+        slot.clone()
+            .unwrap_or(Err(Error::Internal("handle lost its result".into())))
     }
 }
 
@@ -58,7 +63,9 @@ pub struct CallHandle {
 
 impl std::fmt::Debug for CallHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallHandle").field("finished", &self.is_finished()).finish()
+        f.debug_struct("CallHandle")
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }
 
@@ -88,6 +95,6 @@ impl CallHandle {
     /// handle resolves as [`Error::Cancelled`] (unless it had already finished).
     pub fn cancel(&self) {
         self.state.cancel.cancel();
-        self.state.resolve(Err(Error::Cancelled));
+        let _ = self.state.resolve(Err(Error::Cancelled));
     }
 }

@@ -32,7 +32,8 @@ impl Limiter {
         let deadline = Instant::now() + timeout;
         let mut n = self.in_flight.lock();
         while *n >= self.limit.load(Ordering::Relaxed) {
-            if self.freed.wait_until(&mut n, deadline).timed_out() && *n >= self.limit.load(Ordering::Relaxed) {
+            if self.freed.wait_until(&mut n, deadline).timed_out() && *n >= self.limit.load(Ordering::Relaxed)
+            {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
                 return false;
             }

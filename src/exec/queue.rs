@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::{CallResult, ToolCall};
 use crate::error::{Error, Result, TimeoutPhase};
@@ -31,16 +31,21 @@ pub struct CompletionQueue {
 impl CompletionQueue {
     pub(crate) fn new(store: std::sync::Weak<StoreInner>) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
-        CompletionQueue { store, tx, rx, pending: Arc::new(AtomicUsize::new(0)) }
+        CompletionQueue {
+            store,
+            tx,
+            rx,
+            pending: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     /// Submits a call; its completion will carry `tag`. Waits for a free slot
     /// like [`crate::Store::submit`] and fails with `Busy` when none frees in time.
     pub fn submit(&self, call: ToolCall, tag: u64) -> Result<()> {
-        let store = self
-            .store
-            .upgrade()
-            .ok_or_else(|| Error::Closed { message: "store is closed".into(), sent: false })?;
+        let store = self.store.upgrade().ok_or_else(|| Error::Closed {
+            message: "store is closed".into(),
+            sent: false,
+        })?;
         let tx = self.tx.clone();
         let pending = self.pending.clone();
         pending.fetch_add(1, Ordering::AcqRel);
@@ -65,8 +70,14 @@ impl CompletionQueue {
     /// The next completion, waiting up to `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Completion> {
         self.rx.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => Error::Timeout { phase: TimeoutPhase::Wait, after: timeout },
-            RecvTimeoutError::Disconnected => Error::Closed { message: "queue closed".into(), sent: false },
+            RecvTimeoutError::Timeout => Error::Timeout {
+                phase: TimeoutPhase::Wait,
+                after: timeout,
+            },
+            RecvTimeoutError::Disconnected => Error::Closed {
+                message: "queue closed".into(),
+                sent: false,
+            },
         })
     }
 
@@ -82,9 +93,6 @@ impl CompletionQueue {
 
     /// A completion if one is ready.
     pub fn try_recv(&self) -> Option<Completion> {
-        match self.rx.try_recv() {
-            Ok(c) => Some(c),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.rx.try_recv().ok()
     }
 }

@@ -219,7 +219,10 @@ impl ConnectionPool {
         let mut st = self.state.lock();
         loop {
             if self.closed.load(Ordering::Acquire) {
-                return Err(Error::Closed { message: format!("service '{}' is closed", self.service), sent: false });
+                return Err(Error::Closed {
+                    message: format!("service '{}' is closed", self.service),
+                    sent: false,
+                });
             }
             let dead = self.prune_dead(&mut st);
             if let Some(slot) = pick(&st.slots, cfg.max_in_flight_per_connection) {
@@ -239,23 +242,29 @@ impl ConnectionPool {
                 let opened = self.open_session(&cfg);
                 let mut st2 = self.state.lock();
                 st2.opening -= 1;
-                let result = opened.map(|slot| {
+                let result = opened.inspect(|slot| {
                     slot.in_flight.fetch_add(1, Ordering::SeqCst);
                     slot.uses.fetch_add(1, Ordering::Relaxed);
                     st2.slots.push(slot.clone());
-                    slot
                 });
                 drop(st2);
                 self.wake_all();
                 self.note_wait(waited, started);
-                return result.map(|slot| Lease { pool: self.clone(), slot, extra: 0 });
+                return result.map(|slot| Lease {
+                    pool: self.clone(),
+                    slot,
+                    extra: 0,
+                });
             }
             self.close_in_background(dead);
             let now = Instant::now();
             if now >= deadline {
                 bump(&self.counters.exhausted);
                 self.note_wait(waited, started);
-                return Err(Error::PoolExhausted { service: self.service.clone(), waited: now - started });
+                return Err(Error::PoolExhausted {
+                    service: self.service.clone(),
+                    waited: now - started,
+                });
             }
             waited = true;
             self.waiting.fetch_add(1, Ordering::SeqCst);
@@ -271,13 +280,19 @@ impl ConnectionPool {
         if slot.uses.fetch_add(1, Ordering::Relaxed) > 0 {
             bump(&self.counters.reused);
         }
-        Lease { pool: self.clone(), slot, extra: 0 }
+        Lease {
+            pool: self.clone(),
+            slot,
+            extra: 0,
+        }
     }
 
     fn note_wait(&self, waited: bool, started: Instant) {
         if waited {
             bump(&self.counters.waits);
-            self.counters.wait_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.counters
+                .wait_nanos
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
     }
 
@@ -318,7 +333,13 @@ impl ConnectionPool {
             write_timeout: cfg.write_timeout,
             ..self.session_options.clone()
         };
-        let result = Session::connect(&self.service, &self.transport, self.agent.as_ref(), options, self.events.clone());
+        let result = Session::connect(
+            &self.service,
+            &self.transport,
+            self.agent.as_ref(),
+            options,
+            self.events.clone(),
+        );
         match result {
             Ok(session) => {
                 bump(&self.counters.created);
@@ -363,7 +384,9 @@ impl ConnectionPool {
         h.consecutive_failures += 1;
         h.last_error = Some(e.to_string());
         let exp = h.consecutive_failures.saturating_sub(1).min(16);
-        let backoff = FIRST_RECONNECT_BACKOFF.saturating_mul(1 << exp).min(MAX_RECONNECT_BACKOFF);
+        let backoff = FIRST_RECONNECT_BACKOFF
+            .saturating_mul(1 << exp)
+            .min(MAX_RECONNECT_BACKOFF);
         h.next_attempt = Some(Instant::now() + backoff);
         log::warn!(target: "mcpstore::pool", "[{}] cannot open a session ({} in a row): {e}", self.service, h.consecutive_failures);
         drop(h);
@@ -408,11 +431,18 @@ impl ConnectionPool {
         bump(&self.counters.retries);
         let c = &self.counters;
         let counter = match cause {
-            Error::Transport { status: Some(404), .. } => &c.retry_expired,
-            Error::Transport { status: Some(429 | 503), .. } => &c.retry_throttled,
-            Error::Transport { sent: false, .. } | Error::Timeout { phase: TimeoutPhase::Connect, .. } => {
-                &c.retry_connect
-            }
+            Error::Transport {
+                status: Some(404), ..
+            } => &c.retry_expired,
+            Error::Transport {
+                status: Some(429 | 503),
+                ..
+            } => &c.retry_throttled,
+            Error::Transport { sent: false, .. }
+            | Error::Timeout {
+                phase: TimeoutPhase::Connect,
+                ..
+            } => &c.retry_connect,
             Error::Closed { .. } => &c.retry_closed,
             _ => &c.retry_other,
         };
@@ -459,7 +489,10 @@ impl ConnectionPool {
         let cfg = self.config.read().clone();
         let mut st = self.state.lock();
         let dead = self.prune_dead(&mut st);
-        let mut next = now + cfg.health_check_interval.min(cfg.max_idle_time.max(Duration::from_millis(10)));
+        let mut next = now
+            + cfg
+                .health_check_interval
+                .min(cfg.max_idle_time.max(Duration::from_millis(10)));
 
         // Idle reaping above the minimum, oldest first.
         let mut reaped = Vec::new();
@@ -495,7 +528,10 @@ impl ConnectionPool {
         }
 
         // Warm-up to the minimum.
-        let missing = cfg.min_connections.max(floor).saturating_sub(st.slots.len() + st.opening);
+        let missing = cfg
+            .min_connections
+            .max(floor)
+            .saturating_sub(st.slots.len() + st.opening);
         let may_attempt = {
             let h = self.health.lock();
             match h.next_attempt {
@@ -529,31 +565,33 @@ impl ConnectionPool {
 
     fn warm_in_background(self: &Arc<Self>, count: usize) {
         let pool = self.clone();
-        let spawned = std::thread::Builder::new().name(format!("mcps-warm-{}", self.service)).spawn(move || {
-            let cfg = pool.config.read().clone();
-            let mut remaining = count;
-            while remaining > 0 {
-                remaining -= 1;
-                let opened = pool.open_session(&cfg);
-                let mut st = pool.state.lock();
-                st.opening -= 1;
-                match opened {
-                    Ok(slot) if !pool.closed.load(Ordering::Acquire) => st.slots.push(slot),
-                    Ok(slot) => {
-                        drop(st);
-                        slot.session.close();
-                        continue;
+        let spawned = std::thread::Builder::new()
+            .name(format!("mcps-warm-{}", self.service))
+            .spawn(move || {
+                let cfg = pool.config.read().clone();
+                let mut remaining = count;
+                while remaining > 0 {
+                    remaining -= 1;
+                    let opened = pool.open_session(&cfg);
+                    let mut st = pool.state.lock();
+                    st.opening -= 1;
+                    match opened {
+                        Ok(slot) if !pool.closed.load(Ordering::Acquire) => st.slots.push(slot),
+                        Ok(slot) => {
+                            drop(st);
+                            slot.session.close();
+                            continue;
+                        }
+                        Err(_) => {
+                            st.opening -= remaining;
+                            remaining = 0;
+                        }
                     }
-                    Err(_) => {
-                        st.opening -= remaining;
-                        remaining = 0;
-                    }
+                    drop(st);
+                    pool.wake_all();
                 }
-                drop(st);
-                pool.wake_all();
-            }
-            pool.warming.store(false, Ordering::Release);
-        });
+                pool.warming.store(false, Ordering::Release);
+            });
         if spawned.is_err() {
             let mut st = self.state.lock();
             st.opening -= count;
@@ -596,11 +634,13 @@ impl ConnectionPool {
         if slots.is_empty() {
             return;
         }
-        let _ = std::thread::Builder::new().name("mcps-close".into()).spawn(move || {
-            for slot in slots {
-                slot.session.close();
-            }
-        });
+        let _ = std::thread::Builder::new()
+            .name("mcps-close".into())
+            .spawn(move || {
+                for slot in slots {
+                    slot.session.close();
+                }
+            });
     }
 
     /// Closes every session and refuses new calls. Blocks until the sessions are closed.

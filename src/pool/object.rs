@@ -31,7 +31,9 @@ pub struct ObjectPool<T> {
 
 impl<T> Clone for ObjectPool<T> {
     fn clone(&self) -> Self {
-        ObjectPool { shared: self.shared.clone() }
+        ObjectPool {
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -85,7 +87,10 @@ impl<T: Send + 'static> ObjectPool<T> {
             }
         };
         s.active.fetch_add(1, Ordering::Relaxed);
-        Pooled { value: Some(value), pool: self.shared.clone() }
+        Pooled {
+            value: Some(value),
+            pool: self.shared.clone(),
+        }
     }
 
     /// Drops idle objects down to the pool's minimum (memory relief); returns how many.
@@ -129,13 +134,17 @@ impl<T: Send + 'static> Deref for Pooled<T> {
     type Target = T;
     fn deref(&self) -> &T {
         // Always Some until the guard is consumed.
-        self.value.as_ref().unwrap_or_else(|| unreachable!("pooled value taken"))
+        self.value
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("pooled value taken"))
     }
 }
 
 impl<T: Send + 'static> DerefMut for Pooled<T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.value.as_mut().unwrap_or_else(|| unreachable!("pooled value taken"))
+        self.value
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("pooled value taken"))
     }
 }
 
@@ -147,6 +156,63 @@ impl<T: Send + 'static> Drop for Pooled<T> {
             let _ = self.pool.idle.push(v); // full: the object is simply dropped
         }
     }
+}
+
+/// Request buffers shared by every session of the process: encoding a
+/// request reuses one instead of allocating.
+pub(crate) fn request_buffers() -> &'static ObjectPool<Vec<u8>> {
+    static POOL: std::sync::OnceLock<ObjectPool<Vec<u8>>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        ObjectPool::new(
+            256,
+            || Vec::with_capacity(512),
+            |b: &mut Vec<u8>| {
+                b.clear();
+                if b.capacity() > 64 * 1024 {
+                    *b = Vec::with_capacity(512); // do not hoard large buffers
+                }
+            },
+        )
+    })
+}
+
+type StatsSource = Box<dyn Fn() -> ObjectPoolStats + Send + Sync>;
+
+fn registry() -> &'static parking_lot::Mutex<Vec<(&'static str, StatsSource)>> {
+    static REG: std::sync::OnceLock<parking_lot::Mutex<Vec<(&'static str, StatsSource)>>> =
+        std::sync::OnceLock::new();
+    REG.get_or_init(|| {
+        let initial: Vec<(&'static str, StatsSource)> =
+            vec![("request_buffers", Box::new(|| request_buffers().stats()))];
+        parking_lot::Mutex::new(initial)
+    })
+}
+
+/// Makes a process-wide pool visible in [`object_pool_stats`] (and trimmed by the memory monitor).
+pub fn register_object_pool<T: Send + 'static>(name: &'static str, pool: ObjectPool<T>) {
+    let trim_pool = pool.clone();
+    registry().lock().push((name, Box::new(move || pool.stats())));
+    trimmers().lock().push(Box::new(move || trim_pool.trim()));
+}
+
+type Trimmer = Box<dyn Fn() -> usize + Send + Sync>;
+
+fn trimmers() -> &'static parking_lot::Mutex<Vec<Trimmer>> {
+    static T: std::sync::OnceLock<parking_lot::Mutex<Vec<Trimmer>>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let initial: Vec<Trimmer> = vec![Box::new(|| request_buffers().trim())];
+        parking_lot::Mutex::new(initial)
+    })
+}
+
+/// The statistics of every process-wide object pool, by name.
+pub fn object_pool_stats() -> std::collections::BTreeMap<&'static str, ObjectPoolStats> {
+    registry().lock().iter().map(|(name, f)| (*name, f())).collect()
+}
+
+/// Trims every process-wide object pool to its minimum; returns how many objects were dropped.
+pub fn trim_object_pools() -> usize {
+    trimmers().lock().iter().map(|t| t()).sum()
 }
 
 #[cfg(test)]

@@ -57,7 +57,11 @@ pub struct RpcError {
 
 impl From<RpcError> for Error {
     fn from(e: RpcError) -> Self {
-        Error::Rpc { code: e.code, message: e.message, data: e.data }
+        Error::Rpc {
+            code: e.code,
+            message: e.message,
+            data: e.data,
+        }
     }
 }
 
@@ -106,9 +110,8 @@ struct WireMessage {
 /// Parses one JSON-RPC message; anything that is not one is a protocol error
 /// that quotes (the start of) what was received.
 pub fn parse_message(bytes: &[u8]) -> Result<Incoming, Error> {
-    let wire: WireMessage = serde_json::from_slice(bytes).map_err(|e| {
-        Error::Protocol(format!("invalid JSON-RPC message ({e}): {}", snippet(bytes)))
-    })?;
+    let wire: WireMessage = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Protocol(format!("invalid JSON-RPC message ({e}): {}", snippet(bytes))))?;
     let id = match wire.id {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_i64() {
@@ -119,14 +122,23 @@ pub fn parse_message(bytes: &[u8]) -> Result<Incoming, Error> {
         Some(other) => return Err(Error::Protocol(format!("invalid id {other}"))),
     };
     match (wire.method, id) {
-        (Some(method), Some(id)) => Ok(Incoming::Request { id, method, params: wire.params }),
-        (Some(method), None) => Ok(Incoming::Notification { method, params: wire.params }),
+        (Some(method), Some(id)) => Ok(Incoming::Request {
+            id,
+            method,
+            params: wire.params,
+        }),
+        (Some(method), None) => Ok(Incoming::Notification {
+            method,
+            params: wire.params,
+        }),
         (None, Some(id)) => {
             let outcome = match (wire.result, wire.error) {
                 (_, Some(err)) => Err(err),
                 (Some(result), None) => Ok(result),
                 (None, None) => {
-                    return Err(Error::Protocol(format!("response {id} has neither result nor error")));
+                    return Err(Error::Protocol(format!(
+                        "response {id} has neither result nor error"
+                    )));
                 }
             };
             Ok(Incoming::Response { id, outcome })
@@ -202,7 +214,10 @@ mod tests {
         let mut buf = Vec::new();
         write_request(&mut buf, 7, "tools/call", Some(&json!({"name": "echo"})));
         let v: Value = serde_json::from_slice(&buf).unwrap();
-        assert_eq!(v, json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}}));
+        assert_eq!(
+            v,
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}})
+        );
         buf.clear();
         write_notification::<Value>(&mut buf, "notifications/initialized", None);
         assert_eq!(buf, br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
@@ -217,7 +232,8 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        match parse_message(br#"{"jsonrpc":"2.0","id":"a","error":{"code":-32601,"message":"no"}}"#).unwrap() {
+        match parse_message(br#"{"jsonrpc":"2.0","id":"a","error":{"code":-32601,"message":"no"}}"#).unwrap()
+        {
             Incoming::Response { outcome: Err(e), .. } => assert_eq!(e.code, -32601),
             other => panic!("unexpected {other:?}"),
         }
@@ -234,7 +250,10 @@ mod tests {
     #[test]
     fn garbage_is_a_protocol_error_quoting_the_input() {
         let err = parse_message(b"this is not json").unwrap_err();
-        assert!(matches!(err, Error::Protocol(ref m) if m.contains("this is not json")), "{err}");
+        assert!(
+            matches!(err, Error::Protocol(ref m) if m.contains("this is not json")),
+            "{err}"
+        );
         assert!(parse_message(br#"{"jsonrpc":"2.0","id":1}"#).is_err());
         assert!(parse_message(br#"{"jsonrpc":"2.0"}"#).is_err());
     }

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::cache::ResultCache;
 use crate::error::{Error, Result, TimeoutPhase};
+use crate::exec::{CallHandle, CallResult, HandleState, ToolCall};
 use crate::protocol::ToolResult;
 use crate::session::CancelToken;
 
@@ -50,12 +52,17 @@ impl StoreInner {
     }
 
     /// Calls a tool by name with retries.
-    pub(crate) fn call(&self, name: &str, arguments: &Value, options: &CallOptions) -> Result<Arc<ToolResult>> {
+    pub(crate) fn call(
+        &self,
+        name: &str,
+        arguments: &Value,
+        options: &CallOptions,
+    ) -> Result<Arc<ToolResult>> {
         let target = self.resolve(name)?;
         self.call_resolved(&target, arguments, options)
     }
 
-    /// Calls an already resolved tool with retries.
+    /// Calls an already resolved tool: from the cache when it may, else with retries.
     pub(crate) fn call_resolved(
         &self,
         target: &ToolRef,
@@ -63,12 +70,122 @@ impl StoreInner {
         options: &CallOptions,
     ) -> Result<Arc<ToolResult>> {
         if !arguments.is_object() && !arguments.is_null() {
-            return Err(Error::InvalidArgument("tool arguments must be a JSON object".into()));
+            return Err(Error::InvalidArgument(
+                "tool arguments must be a JSON object".into(),
+            ));
         }
         let empty = Value::Object(Default::default());
         let arguments = if arguments.is_null() { &empty } else { arguments };
-        let timeout = options.timeout.unwrap_or_else(|| self.config.read().batch.call_timeout);
-        invoke_with_retries(target, arguments, options, timeout).map(Arc::new)
+        let key = if options.bypass_cache {
+            None
+        } else {
+            self.cache_key_for(target, arguments, options.cache_key.as_deref())
+        };
+        if let Some(k) = &key
+            && let Some(hit) = self.cache_lookup(target, k)
+        {
+            return Ok(hit);
+        }
+        self.invoke_cached(target, arguments, options, key)
+    }
+
+    /// Calls the server (no lookup) and stores a cacheable result under `key`.
+    pub(crate) fn invoke_cached(
+        &self,
+        target: &ToolRef,
+        arguments: &Value,
+        options: &CallOptions,
+        key: Option<String>,
+    ) -> Result<Arc<ToolResult>> {
+        let timeout = options
+            .timeout
+            .unwrap_or_else(|| self.config.read().batch.call_timeout);
+        let result = Arc::new(invoke_with_retries(target, arguments, options, timeout)?);
+        if let Some(k) = key {
+            self.cache_insert(target, k, result.clone());
+        }
+        Ok(result)
+    }
+
+    /// The cache key of a call, if its result may be cached: an explicit
+    /// key, or a read-only tool while automatic caching is on.
+    pub(crate) fn cache_key_for(
+        &self,
+        target: &ToolRef,
+        arguments: &Value,
+        explicit: Option<&str>,
+    ) -> Option<String> {
+        match explicit {
+            Some(k) => Some(ResultCache::key_from_user(k)),
+            None if self.cache_enabled() && target.tool.is_read_only() => Some(ResultCache::key_for(
+                target.service.name(),
+                &target.tool.name,
+                arguments,
+            )),
+            None => None,
+        }
+    }
+
+    /// A cached result for `key`.
+    pub(crate) fn cache_lookup(&self, _target: &ToolRef, key: &str) -> Option<Arc<ToolResult>> {
+        self.cache.get(key)
+    }
+
+    /// Stores a result (never one with `isError`).
+    pub(crate) fn cache_insert(&self, target: &ToolRef, key: String, result: Arc<ToolResult>) {
+        self.cache.insert(key, target.service.name(), result);
+    }
+
+    /// Starts a call on the executor; `on_done` runs once with the outcome, on a worker.
+    pub(crate) fn submit_call(
+        self: &Arc<Self>,
+        call: ToolCall,
+        on_done: Box<dyn FnOnce(CallResult) + Send>,
+    ) -> Result<CallHandle> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Closed {
+                message: "store is closed".into(),
+                sent: false,
+            });
+        }
+        let cfg = self.config();
+        if !self.limiter.acquire(cfg.batch.submit_timeout) {
+            return Err(Error::Busy {
+                waited: cfg.batch.submit_timeout,
+            });
+        }
+        let executor = match self.executor() {
+            Ok(e) => e,
+            Err(e) => {
+                self.limiter.release();
+                return Err(e);
+            }
+        };
+        let state = HandleState::new(crate::exec::default_wait(cfg.batch.call_timeout));
+        let handle = CallHandle { state: state.clone() };
+        let store = self.clone();
+        executor.spawn(move || {
+            let options = CallOptions {
+                cancel: Some(state.cancel.clone()),
+                cache_key: call.cache_key.clone(),
+                ..Default::default()
+            };
+            let outcome = if state.cancel.is_cancelled() {
+                Err(Error::Cancelled)
+            } else if store.closed.load(std::sync::atomic::Ordering::Acquire) {
+                Err(Error::Closed {
+                    message: "store is closed".into(),
+                    sent: false,
+                })
+            } else {
+                store.call(&call.tool, &call.arguments, &options)
+            };
+            let final_result = state.resolve(outcome);
+            store.limiter.release();
+            // A panicking callback must not take the worker down.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_done(final_result)));
+        });
+        Ok(handle)
     }
 }
 
@@ -89,7 +206,10 @@ fn invoke_with_retries(
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(Error::Timeout { phase: TimeoutPhase::Response, after: timeout });
+            return Err(Error::Timeout {
+                phase: TimeoutPhase::Response,
+                after: timeout,
+            });
         }
         let result = pool.acquire().and_then(|lease| {
             let r = lease.session().call_tool(
@@ -98,7 +218,13 @@ fn invoke_with_retries(
                 cfg.read_timeout.min(remaining),
                 options.cancel.as_ref(),
             );
-            if matches!(r, Err(Error::Timeout { phase: TimeoutPhase::Response, .. })) {
+            if matches!(
+                r,
+                Err(Error::Timeout {
+                    phase: TimeoutPhase::Response,
+                    ..
+                })
+            ) {
                 lease.mark_suspect(); // a hung server fails its next health check and is evicted
             }
             r
@@ -128,11 +254,16 @@ fn invoke_with_retries(
 
 /// `base * 2^(attempt-1)` with ±25% jitter, capped, and at least the server's `Retry-After`.
 fn backoff(base: Duration, attempt: u32, error: &Error) -> Duration {
-    let exp = base.saturating_mul(1u32 << (attempt - 1).min(16)).min(MAX_RETRY_BACKOFF);
+    let exp = base
+        .saturating_mul(1u32 << (attempt - 1).min(16))
+        .min(MAX_RETRY_BACKOFF);
     let jitter = 0.75 + 0.5 * pseudo_random();
     let pause = exp.mul_f64(jitter);
     match error {
-        Error::Transport { retry_after: Some(ra), .. } => pause.max(*ra).min(MAX_RETRY_BACKOFF),
+        Error::Transport {
+            retry_after: Some(ra),
+            ..
+        } => pause.max(*ra).min(MAX_RETRY_BACKOFF),
         _ => pause,
     }
 }
@@ -156,10 +287,17 @@ mod tests {
         for attempt in 1..5 {
             let want = 100.0 * f64::from(1u32 << (attempt - 1));
             let got = backoff(base, attempt, &e).as_secs_f64() * 1000.0;
-            assert!(got >= want * 0.75 - 1.0 && got <= want * 1.25 + 1.0, "{attempt}: {got}");
+            assert!(
+                got >= want * 0.75 - 1.0 && got <= want * 1.25 + 1.0,
+                "{attempt}: {got}"
+            );
         }
-        let throttled =
-            Error::Transport { message: "x".into(), status: Some(429), retry_after: Some(Duration::from_secs(2)), sent: false };
+        let throttled = Error::Transport {
+            message: "x".into(),
+            status: Some(429),
+            retry_after: Some(Duration::from_secs(2)),
+            sent: false,
+        };
         assert!(backoff(base, 1, &throttled) >= Duration::from_secs(2));
         assert!(backoff(Duration::from_secs(20), 10, &e) <= MAX_RETRY_BACKOFF);
     }

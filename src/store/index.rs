@@ -11,6 +11,9 @@ use crate::protocol::Tool;
 
 use super::service::Service;
 
+/// The tools of one service, shared.
+pub(crate) type ToolList = Arc<Vec<Arc<Tool>>>;
+
 /// A resolved tool: its service and its definition.
 #[derive(Clone)]
 pub struct ToolRef {
@@ -34,13 +37,16 @@ pub struct ToolIndex {
 
 impl ToolIndex {
     /// Builds the index from each service and its tools.
-    pub(crate) fn build(services: &[(Arc<Service>, Arc<Vec<Arc<Tool>>>)]) -> ToolIndex {
+    pub(crate) fn build(services: &[(Arc<Service>, ToolList)]) -> ToolIndex {
         let mut entries: HashMap<String, Entry> = HashMap::new();
         let mut qualified = Vec::new();
         let mut bare: HashMap<&str, Vec<ToolRef>> = HashMap::new();
         for (service, tools) in services {
             for tool in tools.iter() {
-                let r = ToolRef { service: service.clone(), tool: tool.clone() };
+                let r = ToolRef {
+                    service: service.clone(),
+                    tool: tool.clone(),
+                };
                 let dotted = format!("{}.{}", service.name(), tool.name);
                 entries.insert(format!("{}_{}", service.name(), tool.name), Entry::One(r.clone()));
                 entries.insert(dotted.clone(), Entry::One(r.clone()));
@@ -55,7 +61,10 @@ impl ToolIndex {
             let entry = if refs.len() == 1 {
                 Entry::One(refs.into_iter().next().unwrap_or_else(|| unreachable!()))
             } else {
-                let mut c: Vec<String> = refs.iter().map(|r| format!("{}.{}", r.service.name(), r.tool.name)).collect();
+                let mut c: Vec<String> = refs
+                    .iter()
+                    .map(|r| format!("{}.{}", r.service.name(), r.tool.name))
+                    .collect();
                 c.sort();
                 Entry::Ambiguous(c)
             };
@@ -69,10 +78,14 @@ impl ToolIndex {
     pub fn resolve(&self, name: &str) -> Result<ToolRef> {
         match self.entries.get(name) {
             Some(Entry::One(r)) => Ok(r.clone()),
-            Some(Entry::Ambiguous(candidates)) => {
-                Err(Error::AmbiguousTool { name: name.to_owned(), candidates: candidates.clone() })
-            }
-            None => Err(Error::ToolNotFound { name: name.to_owned(), suggestions: self.suggest(name) }),
+            Some(Entry::Ambiguous(candidates)) => Err(Error::AmbiguousTool {
+                name: name.to_owned(),
+                candidates: candidates.clone(),
+            }),
+            None => Err(Error::ToolNotFound {
+                name: name.to_owned(),
+                suggestions: self.suggest(name),
+            }),
         }
     }
 

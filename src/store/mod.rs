@@ -4,6 +4,7 @@ mod call;
 mod index;
 mod maintenance;
 mod service;
+mod tuning;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +24,7 @@ use crate::session::SessionOptions;
 pub use call::CallOptions;
 pub use index::{ToolIndex, ToolRef};
 pub use service::{Service, ServiceInfo};
+pub use tuning::ApplyReport;
 
 use maintenance::Maintenance;
 
@@ -36,7 +38,11 @@ pub struct StoreBuilder {
 
 impl Default for StoreBuilder {
     fn default() -> Self {
-        StoreBuilder { config: PerformanceConfig::new(), client_name: "mcpstore".to_owned(), use_env: false }
+        StoreBuilder {
+            config: PerformanceConfig::new(),
+            client_name: "mcpstore".to_owned(),
+            use_env: false,
+        }
     }
 }
 
@@ -97,6 +103,10 @@ impl StoreBuilder {
 /// The shared state behind a [`Store`]; background threads hold it weakly.
 pub(crate) struct StoreInner {
     config: RwLock<PerformanceConfig>,
+    pub(crate) cache: crate::cache::ResultCache,
+    cache_enabled: std::sync::atomic::AtomicBool,
+    executor: std::sync::OnceLock<std::result::Result<crate::exec::Executor, Error>>,
+    pub(crate) limiter: crate::exec::Limiter,
     services: RwLock<BTreeMap<String, Arc<Service>>>,
     index: RwLock<Arc<ToolIndex>>,
     settled: (Mutex<()>, Condvar),
@@ -108,13 +118,43 @@ pub(crate) struct StoreInner {
 impl StoreInner {
     /// Rebuilds the tool index from every service's tool list.
     pub(crate) fn rebuild_index(&self) {
-        let services: Vec<_> = self.services.read().values().map(|s| (s.clone(), s.tools())).collect();
+        let services: Vec<_> = self
+            .services
+            .read()
+            .values()
+            .map(|s| (s.clone(), s.tools()))
+            .collect();
         let index = ToolIndex::build(&services);
         *self.index.write() = Arc::new(index);
     }
 
     /// A service's tools changed: drop what was cached for it.
-    pub(crate) fn on_tools_changed(&self, _service: &str) {}
+    pub(crate) fn on_tools_changed(&self, service: &str) {
+        self.cache.invalidate_service(service);
+    }
+
+    /// The settings in force.
+    pub(crate) fn config(&self) -> PerformanceConfig {
+        self.config.read().clone()
+    }
+
+    /// The store's worker threads, started on first use.
+    pub(crate) fn executor(&self) -> Result<&crate::exec::Executor> {
+        let threads = self.config.read().batch.workers();
+        self.executor
+            .get_or_init(|| crate::exec::Executor::new(threads))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Whether read-only tools are cached automatically.
+    pub(crate) fn cache_enabled(&self) -> bool {
+        self.cache_enabled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_cache_enabled(&self, on: bool) {
+        self.cache_enabled.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
 
     /// Wakes threads waiting for services to finish starting.
     pub(crate) fn notify_settled(&self) {
@@ -141,7 +181,9 @@ impl StoreInner {
         loop {
             let pending = {
                 let services = self.services.read();
-                services.values().any(|s| only.is_none_or(|n| n == s.name()) && !s.settled())
+                services
+                    .values()
+                    .any(|s| only.is_none_or(|n| n == s.name()) && !s.settled())
             };
             if !pending || Instant::now() >= deadline {
                 return;
@@ -155,7 +197,9 @@ impl StoreInner {
     fn shutdown(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.maintenance.stop();
-        let services: Vec<_> = std::mem::take(&mut *self.services.write()).into_values().collect();
+        let services: Vec<_> = std::mem::take(&mut *self.services.write())
+            .into_values()
+            .collect();
         std::thread::scope(|s| {
             for service in &services {
                 s.spawn(|| service.pool().close());
@@ -175,7 +219,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("services", &self.inner.services.read().keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Store")
+            .field("services", &self.inner.services.read().keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -192,6 +238,10 @@ impl Store {
 
     fn with_config(config: PerformanceConfig, client_name: String) -> Result<Store> {
         let inner = Arc::new_cyclic(|weak| StoreInner {
+            cache: crate::cache::ResultCache::new(config.cache.capacity, config.cache.ttl),
+            cache_enabled: std::sync::atomic::AtomicBool::new(config.cache.enabled),
+            executor: std::sync::OnceLock::new(),
+            limiter: crate::exec::Limiter::new(config.batch.max_concurrent_calls),
             config: RwLock::new(config),
             services: RwLock::new(BTreeMap::new()),
             index: RwLock::new(Arc::new(ToolIndex::default())),
@@ -258,7 +308,10 @@ impl Store {
     pub fn add_service(&self, name: &str, config: ServiceConfig) -> Result<()> {
         servers::validate_name(name)?;
         if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Error::Closed { message: "store is closed".into(), sent: false });
+            return Err(Error::Closed {
+                message: "store is closed".into(),
+                sent: false,
+            });
         }
         let perf = self.inner.config.read().clone();
         let pool_config = config.pool.clone().unwrap_or_else(|| perf.pool.clone());
@@ -268,7 +321,11 @@ impl Store {
                 if ureq::http::HeaderName::from_bytes(k.as_bytes()).is_err()
                     || ureq::http::HeaderValue::from_str(v).is_err()
                 {
-                    return Err(Error::config(Some(name), Some(&format!("headers.{k}")), "invalid HTTP header"));
+                    return Err(Error::config(
+                        Some(name),
+                        Some(&format!("headers.{k}")),
+                        "invalid HTTP header",
+                    ));
                 }
             }
         }
@@ -284,7 +341,11 @@ impl Store {
         {
             let mut services = self.inner.services.write();
             if services.contains_key(name) {
-                return Err(Error::config(Some(name), None, "a service with this name already exists"));
+                return Err(Error::config(
+                    Some(name),
+                    None,
+                    "a service with this name already exists",
+                ));
             }
             services.insert(name.to_owned(), service.clone());
         }
@@ -304,6 +365,7 @@ impl Store {
         self.inner.rebuild_index();
         self.inner.on_tools_changed(name);
         service.pool().close();
+        self.inner.notify_settled();
         Ok(())
     }
 
@@ -329,7 +391,10 @@ impl Store {
     /// returns the services that are not serving.
     pub fn wait_ready(&self, timeout: Duration) -> Vec<ServiceInfo> {
         self.inner.wait_settled(None, timeout);
-        self.list_services().into_iter().filter(|s| s.tool_count == 0 && s.sessions == 0).collect()
+        self.list_services()
+            .into_iter()
+            .filter(|s| s.tool_count == 0 && s.sessions == 0)
+            .collect()
     }
 
     /// The tools of one service, or of every service (`None`), as
@@ -339,7 +404,11 @@ impl Store {
             Some(name) => vec![self.inner.service(name)?],
             None => self.inner.services.read().values().cloned().collect(),
         };
-        let wait = services.iter().map(|s| s.pool().config().connection_timeout).max().unwrap_or_default();
+        let wait = services
+            .iter()
+            .map(|s| s.pool().config().connection_timeout)
+            .max()
+            .unwrap_or_default();
         self.inner.wait_settled(service, wait);
         let mut out = Vec::new();
         for s in services {
@@ -374,22 +443,86 @@ impl Store {
     }
 
     /// Calls a tool with per-call options (timeout, retry opt-in, cancellation).
-    pub fn call_tool_with(&self, name: &str, arguments: &Value, options: &CallOptions) -> Result<Arc<crate::ToolResult>> {
+    pub fn call_tool_with(
+        &self,
+        name: &str,
+        arguments: &Value,
+        options: &CallOptions,
+    ) -> Result<Arc<crate::ToolResult>> {
         self.inner.call(name, arguments, options)
+    }
+
+    /// Runs many calls with bounded parallelism; one result per call, in input order.
+    pub fn batch_call(
+        &self,
+        calls: &[crate::exec::ToolCall],
+        options: &crate::exec::BatchOptions,
+    ) -> Vec<crate::exec::CallResult> {
+        crate::exec::run_batch(&self.inner, calls, options)
+    }
+
+    /// Starts a call in the background and returns its handle.
+    ///
+    /// Waits up to `submit_timeout` for a free slot when `max_concurrent_calls`
+    /// are in flight, then fails with [`Error::Busy`].
+    pub fn submit(&self, call: crate::exec::ToolCall) -> Result<crate::exec::CallHandle> {
+        self.inner.submit_call(call, Box::new(|_| {}))
+    }
+
+    /// Like [`Store::submit`], and runs `callback` once with the outcome, on a worker thread.
+    pub fn submit_with(
+        &self,
+        call: crate::exec::ToolCall,
+        callback: impl FnOnce(crate::exec::CallResult) + Send + 'static,
+    ) -> Result<crate::exec::CallHandle> {
+        self.inner.submit_call(call, Box::new(callback))
+    }
+
+    /// A queue that hands out completions of tagged submissions as they finish.
+    pub fn completion_queue(&self) -> crate::exec::CompletionQueue {
+        crate::exec::CompletionQueue::new(Arc::downgrade(&self.inner))
+    }
+
+    /// Empties the result cache; returns how many entries were dropped.
+    pub fn clear_cache(&self) -> usize {
+        self.inner.cache.clear()
+    }
+
+    /// The result cache's counters.
+    pub fn cache_stats(&self) -> crate::cache::CacheStats {
+        self.inner.cache.stats()
+    }
+
+    /// The executor's counters.
+    pub fn executor_stats(&self) -> crate::exec::ExecutorStats {
+        let l = &self.inner.limiter;
+        crate::exec::ExecutorStats {
+            workers: self
+                .inner
+                .executor
+                .get()
+                .and_then(|e| e.as_ref().ok())
+                .map_or(0, |e| e.threads()),
+            in_flight: l.in_flight(),
+            max_in_flight: l.peak(),
+            submitted: l.submitted.load(std::sync::atomic::Ordering::Relaxed),
+            rejected: l.rejected.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Pool statistics of every service.
     pub fn pool_stats(&self) -> BTreeMap<String, PoolStats> {
-        self.inner.services.read().iter().map(|(k, s)| (k.clone(), s.pool_stats())).collect()
+        self.inner
+            .services
+            .read()
+            .iter()
+            .map(|(k, s)| (k.clone(), s.pool_stats()))
+            .collect()
     }
 
     /// The settings in force.
     pub fn config(&self) -> PerformanceConfig {
         self.inner.config.read().clone()
-    }
-
-    pub(crate) fn inner(&self) -> &Arc<StoreInner> {
-        &self.inner
     }
 }
 

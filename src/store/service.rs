@@ -64,7 +64,8 @@ impl Service {
                     service.tools_changed();
                 }
             });
-            let pool = ConnectionPool::new(name, config.transport.clone(), pool_config, options, Some(events));
+            let pool =
+                ConnectionPool::new(name, config.transport.clone(), pool_config, options, Some(events));
             Service {
                 name: name.to_owned(),
                 config,
@@ -174,15 +175,19 @@ impl Service {
             return;
         }
         let service = self.clone();
-        let spawned = std::thread::Builder::new().name(format!("mcps-tools-{}", self.name)).spawn(move || {
-            match service.pool.acquire() {
-                Ok(lease) => {
-                    let _ = service.load_tools(lease.session());
+        let spawned = std::thread::Builder::new()
+            .name(format!("mcps-tools-{}", self.name))
+            .spawn(move || {
+                match service.pool.acquire() {
+                    Ok(lease) => {
+                        let _ = service.load_tools(lease.session());
+                    }
+                    Err(e) => {
+                        log::warn!(target: "mcpstore::store", "[{}] cannot refresh tools: {e}", service.name)
+                    }
                 }
-                Err(e) => log::warn!(target: "mcpstore::store", "[{}] cannot refresh tools: {e}", service.name),
-            }
-            service.tools_loading.store(false, Ordering::Release);
-        });
+                service.tools_loading.store(false, Ordering::Release);
+            });
         if spawned.is_err() {
             self.tools_loading.store(false, Ordering::Release);
         }

@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 use ureq::http::{HeaderName, HeaderValue, Response, StatusCode};
 
 use super::sse::SseReader;
-use super::{Inbound, OutgoingRequest, Outcome, Transport};
+use super::{Inbound, Outcome, OutgoingRequest, Transport};
 use crate::config::PoolConfig;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::protocol::jsonrpc::{parse_message, snippet};
@@ -86,10 +86,18 @@ impl HttpTransport {
 
     /// The server's session id, once `initialize` returned one.
     pub fn session_id(&self) -> Option<String> {
-        self.session_id.read().as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.session_id
+            .read()
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     }
 
-    fn request_builder<B>(&self, mut builder: ureq::RequestBuilder<B>, with_session: bool) -> ureq::RequestBuilder<B> {
+    fn request_builder<B>(
+        &self,
+        mut builder: ureq::RequestBuilder<B>,
+        with_session: bool,
+    ) -> ureq::RequestBuilder<B> {
         for (k, v) in &self.headers {
             builder = builder.header(k, v);
         }
@@ -106,7 +114,10 @@ impl HttpTransport {
 
     fn post(&self, body: &[u8], initialize: bool, timeout: Duration) -> Result<(Response<ureq::Body>, bool)> {
         if !self.open.load(Ordering::Acquire) {
-            return Err(Error::Closed { message: "HTTP session is closed".into(), sent: false });
+            return Err(Error::Closed {
+                message: "HTTP session is closed".into(),
+                sent: false,
+            });
         }
         let with_session = !initialize;
         let carried_session = with_session && self.session_id.read().is_some();
@@ -117,7 +128,9 @@ impl HttpTransport {
             .config()
             .timeout_global(Some(timeout))
             .build();
-        let response = builder.send(trim_newline(body)).map_err(|e| map_ureq_error(e, timeout))?;
+        let response = builder
+            .send(trim_newline(body))
+            .map_err(|e| map_ureq_error(e, timeout))?;
         Ok((response, carried_session))
     }
 
@@ -134,14 +147,27 @@ impl HttpTransport {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let mut text = String::new();
-        let _ = response.body_mut().as_reader().take(2048).read_to_string(&mut text);
+        let _ = response
+            .body_mut()
+            .as_reader()
+            .take(2048)
+            .read_to_string(&mut text);
         let detail = snippet(text.as_bytes());
         let message = if status == StatusCode::NOT_FOUND && carried_session {
             format!("session expired (HTTP 404): {detail}")
         } else {
-            format!("{} {}: {detail}", status.as_u16(), status.canonical_reason().unwrap_or(""))
+            format!(
+                "{} {}: {detail}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            )
         };
-        Err(Error::Transport { message, status: Some(status.as_u16()), retry_after, sent: false })
+        Err(Error::Transport {
+            message,
+            status: Some(status.as_u16()),
+            retry_after,
+            sent: false,
+        })
     }
 
     fn read_json_reply(&self, response: Response<ureq::Body>, id: i64) -> Result<Option<Outcome>> {
@@ -188,33 +214,59 @@ impl HttpTransport {
     /// Reads an SSE stream until the response to `id`; resumes with GET +
     /// `Last-Event-ID` when the stream ends early.
     fn read_sse_reply(&self, response: Response<ureq::Body>, id: i64, deadline: Instant) -> Result<Outcome> {
-        let mut stream = SseReader::new(BufReader::new(response.into_body().into_reader()), self.max_message_bytes);
+        let mut stream = SseReader::new(
+            BufReader::new(response.into_body().into_reader()),
+            self.max_message_bytes,
+        );
         let mut resumes = 0;
         loop {
-            while let Some(event) = stream.next_event().map_err(|e| map_body_error(e, self.max_message_bytes))? {
+            while let Some(event) = stream
+                .next_event()
+                .map_err(|e| map_body_error(e, self.max_message_bytes))?
+            {
                 if event.data.trim().is_empty() || !(event.event.is_empty() || event.event == "message") {
                     continue; // priming events and other event types carry no message
                 }
                 if let Some(outcome) = self.route(parse_message(event.data.as_bytes())?, id) {
+                    if resumes == 0 {
+                        // The server ends a POST's stream after its response; reading to the
+                        // end lets the connection go back to the agent's keep-alive pool.
+                        drain_events(&mut stream);
+                    }
                     return Ok(outcome);
                 }
             }
             let Some(last_id) = stream.last_event_id.clone() else {
-                return Err(Error::Closed { message: "SSE stream ended before the response".into(), sent: true });
+                return Err(Error::Closed {
+                    message: "SSE stream ended before the response".into(),
+                    sent: true,
+                });
             };
             resumes += 1;
             if resumes > MAX_RESUMES {
-                return Err(Error::Closed { message: "SSE stream kept ending before the response".into(), sent: true });
+                return Err(Error::Closed {
+                    message: "SSE stream kept ending before the response".into(),
+                    sent: true,
+                });
             }
-            let delay = stream.retry_ms.map(Duration::from_millis).unwrap_or(DEFAULT_RETRY);
+            let delay = stream
+                .retry_ms
+                .map(Duration::from_millis)
+                .unwrap_or(DEFAULT_RETRY);
             let now = Instant::now();
             if now + delay >= deadline {
-                return Err(Error::Timeout { phase: TimeoutPhase::Response, after: deadline - now });
+                return Err(Error::Timeout {
+                    phase: TimeoutPhase::Response,
+                    after: deadline - now,
+                });
             }
             std::thread::sleep(delay);
             let retry_ms = stream.retry_ms;
             let resumed = self.resume(&last_id, deadline)?;
-            stream = SseReader::new(BufReader::new(resumed.into_body().into_reader()), self.max_message_bytes);
+            stream = SseReader::new(
+                BufReader::new(resumed.into_body().into_reader()),
+                self.max_message_bytes,
+            );
             stream.last_event_id = Some(last_id);
             stream.retry_ms = retry_ms;
         }
@@ -233,9 +285,17 @@ impl HttpTransport {
             .map_err(|e| map_ureq_error(e, timeout))?;
         let carried = self.session_id.read().is_some();
         self.check_status(&mut response, carried).map_err(|e| match e {
-            Error::Transport { message, status, retry_after, .. } => {
-                Error::Transport { message: format!("resuming the stream failed: {message}"), status, retry_after, sent: true }
-            }
+            Error::Transport {
+                message,
+                status,
+                retry_after,
+                ..
+            } => Error::Transport {
+                message: format!("resuming the stream failed: {message}"),
+                status,
+                retry_after,
+                sent: true,
+            },
             other => other,
         })?;
         Ok(response)
@@ -263,17 +323,24 @@ impl Transport for HttpTransport {
             .unwrap_or("")
             .to_ascii_lowercase();
         if response.status() == StatusCode::ACCEPTED {
-            return Err(Error::Protocol("server answered a request with 202 Accepted".into()));
+            return Err(Error::Protocol(
+                "server answered a request with 202 Accepted".into(),
+            ));
         }
         if content_type.starts_with("text/event-stream") {
             self.read_sse_reply(response, request.id, deadline).map(Some)
         } else if content_type.starts_with("application/json") || content_type.is_empty() {
             match self.read_json_reply(response, request.id)? {
                 Some(outcome) => Ok(Some(outcome)),
-                None => Err(Error::Protocol(format!("reply carried no response to request {}", request.id))),
+                None => Err(Error::Protocol(format!(
+                    "reply carried no response to request {}",
+                    request.id
+                ))),
             }
         } else {
-            Err(Error::Protocol(format!("unexpected content type '{content_type}'")))
+            Err(Error::Protocol(format!(
+                "unexpected content type '{content_type}'"
+            )))
         }
     }
 
@@ -285,7 +352,10 @@ impl Transport for HttpTransport {
         let (mut response, carried) = self.post(body, false, timeout)?;
         self.check_status(&mut response, carried)?;
         // Drain whatever body there is so the connection can be reused.
-        let _ = std::io::copy(&mut response.body_mut().as_reader().take(1 << 20), &mut std::io::sink());
+        let _ = std::io::copy(
+            &mut response.body_mut().as_reader().take(1 << 20),
+            &mut std::io::sink(),
+        );
         Ok(())
     }
 
@@ -327,6 +397,16 @@ impl Drop for HttpTransport {
     }
 }
 
+/// Reads what is left of a finished stream (a few events at most).
+fn drain_events<R: std::io::BufRead>(stream: &mut SseReader<R>) {
+    for _ in 0..64 {
+        match stream.next_event() {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
 fn id_matches(rid: &RequestId, id: i64) -> bool {
     match rid {
         RequestId::Number(n) => *n == id,
@@ -344,7 +424,10 @@ fn map_body_error(e: std::io::Error, limit: usize) -> Error {
         return Error::ResponseTooLarge { limit };
     }
     if e.kind() == std::io::ErrorKind::TimedOut || text.contains("timeout") || text.contains("timed out") {
-        return Error::Timeout { phase: TimeoutPhase::Response, after: Duration::ZERO };
+        return Error::Timeout {
+            phase: TimeoutPhase::Response,
+            after: Duration::ZERO,
+        };
     }
     Error::io_sent(format!("reading the reply failed: {e}"))
 }
@@ -354,12 +437,19 @@ fn map_ureq_error(e: ureq::Error, timeout: Duration) -> Error {
         ureq::Error::Timeout(which) => {
             let phase = match which {
                 ureq::Timeout::Resolve | ureq::Timeout::Connect => TimeoutPhase::Connect,
-                ureq::Timeout::SendRequest | ureq::Timeout::SendBody | ureq::Timeout::Await100 => TimeoutPhase::Write,
+                ureq::Timeout::SendRequest | ureq::Timeout::SendBody | ureq::Timeout::Await100 => {
+                    TimeoutPhase::Write
+                }
                 _ => TimeoutPhase::Response,
             };
-            Error::Timeout { phase, after: timeout }
+            Error::Timeout {
+                phase,
+                after: timeout,
+            }
         }
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => Error::unsent(format!("cannot connect: {e}")),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            Error::unsent(format!("cannot connect: {e}"))
+        }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             Error::unsent(format!("cannot connect: {io}"))
         }

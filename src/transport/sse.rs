@@ -27,7 +27,13 @@ pub struct SseReader<R> {
 impl<R: BufRead> SseReader<R> {
     /// Wraps a reader; an event larger than `max_event_bytes` is an error.
     pub fn new(reader: R, max_event_bytes: usize) -> Self {
-        SseReader { reader, line: Vec::with_capacity(256), last_event_id: None, retry_ms: None, max_event_bytes }
+        SseReader {
+            reader,
+            line: Vec::with_capacity(256),
+            last_event_id: None,
+            retry_ms: None,
+            max_event_bytes,
+        }
     }
 
     /// The next event with data, or `None` at the end of the stream.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::{Inbound, OutgoingRequest, Outcome, Transport};
+use super::{Inbound, Outcome, OutgoingRequest, Transport};
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::protocol::jsonrpc::{parse_message, snippet};
 use crate::servers::TransportConfig;
@@ -53,7 +53,13 @@ impl StdioTransport {
         inbound: Arc<dyn Inbound>,
         max_message_bytes: usize,
     ) -> Result<Self> {
-        let TransportConfig::Stdio { command, args, env, cwd } = config else {
+        let TransportConfig::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } = config
+        else {
             return Err(Error::Internal("stdio transport needs a stdio config".into()));
         };
         let mut cmd = Command::new(command);
@@ -67,8 +73,11 @@ impl StdioTransport {
         if let Some(dir) = cwd {
             cmd.current_dir(dir);
         }
-        let mut child = cmd.spawn().map_err(|e| Error::unsent(format!("cannot start '{command}': {e}")))?;
-        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::unsent(format!("cannot start '{command}': {e}")))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             kill_group(&mut child);
             return Err(Error::unsent("child process has no pipes"));
@@ -81,12 +90,20 @@ impl StdioTransport {
             open: AtomicBool::new(true),
             stderr_tail: Mutex::new(VecDeque::new()),
         });
-        let transport = StdioTransport { pipe: pipe.clone(), child: Mutex::new(Some(child)), threads: Mutex::new(Vec::new()) };
+        let transport = StdioTransport {
+            pipe: pipe.clone(),
+            child: Mutex::new(Some(child)),
+            threads: Mutex::new(Vec::new()),
+        };
         let err_pipe = pipe.clone();
-        let err_thread = spawn_thread(format!("mcps-err-{service}"), move || drain_stderr(&err_pipe, stderr))?;
+        let err_thread = spawn_thread(format!("mcps-err-{service}"), move || {
+            drain_stderr(&err_pipe, stderr)
+        })?;
         transport.threads.lock().push(err_thread);
         let reader = Reader { inbound, pipe };
-        let out_thread = spawn_thread(format!("mcps-out-{service}"), move || reader.run(stdout, max_message_bytes))?;
+        let out_thread = spawn_thread(format!("mcps-out-{service}"), move || {
+            reader.run(stdout, max_message_bytes)
+        })?;
         transport.threads.lock().push(out_thread);
         Ok(transport)
     }
@@ -95,7 +112,6 @@ impl StdioTransport {
     pub fn pid(&self) -> Option<u32> {
         self.child.lock().as_ref().map(Child::id)
     }
-
 
     fn shutdown(&self) {
         self.pipe.open.store(false, Ordering::Release);
@@ -123,12 +139,21 @@ impl StdioTransport {
 impl Pipe {
     fn write_all(&self, chunks: &[&[u8]], timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut guard = self.stdin.try_lock_until(deadline).ok_or(Error::Timeout { phase: TimeoutPhase::Write, after: timeout })?;
+        let mut guard = self.stdin.try_lock_until(deadline).ok_or(Error::Timeout {
+            phase: TimeoutPhase::Write,
+            after: timeout,
+        })?;
         let Some(stdin) = guard.as_mut() else {
-            return Err(Error::Closed { message: format!("server '{}' is closed", self.service), sent: false });
+            return Err(Error::Closed {
+                message: format!("server '{}' is closed", self.service),
+                sent: false,
+            });
         };
         if !self.open.load(Ordering::Acquire) {
-            return Err(Error::Closed { message: self.exit_message("server process has exited"), sent: false });
+            return Err(Error::Closed {
+                message: self.exit_message("server process has exited"),
+                sent: false,
+            });
         }
         let mut written_any = false;
         for chunk in chunks {
@@ -142,10 +167,14 @@ impl Pipe {
                         *guard = None;
                     }
                     return Err(match err.kind() {
-                        io::ErrorKind::TimedOut => Error::Timeout { phase: TimeoutPhase::Write, after: timeout },
-                        io::ErrorKind::BrokenPipe => {
-                            Error::Closed { message: self.exit_message("server closed its input"), sent }
-                        }
+                        io::ErrorKind::TimedOut => Error::Timeout {
+                            phase: TimeoutPhase::Write,
+                            after: timeout,
+                        },
+                        io::ErrorKind::BrokenPipe => Error::Closed {
+                            message: self.exit_message("server closed its input"),
+                            sent,
+                        },
                         _ => Error::Transport {
                             message: format!("write to server failed: {err}"),
                             status: None,
@@ -218,10 +247,17 @@ impl Reader {
         let error = loop {
             line.clear();
             match read_line_limited(&mut reader, &mut line, max_message_bytes) {
-                Ok(0) => break Error::Closed { message: self.pipe.exit_message("server process exited"), sent: true },
+                Ok(0) => {
+                    break Error::Closed {
+                        message: self.pipe.exit_message("server process exited"),
+                        sent: true,
+                    };
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    break Error::ResponseTooLarge { limit: max_message_bytes };
+                    break Error::ResponseTooLarge {
+                        limit: max_message_bytes,
+                    };
                 }
                 Err(e) => break Error::io_sent(format!("reading from server failed: {e}")),
             }
@@ -342,7 +378,11 @@ fn set_nonblocking(fd: i32) -> io::Result<()> {
 }
 
 /// Writes all of `buf` before `deadline`; on error also says whether part of it was written.
-fn write_with_deadline(stdin: &mut ChildStdin, buf: &[u8], deadline: Instant) -> std::result::Result<(), (io::Error, bool)> {
+fn write_with_deadline(
+    stdin: &mut ChildStdin,
+    buf: &[u8],
+    deadline: Instant,
+) -> std::result::Result<(), (io::Error, bool)> {
     let mut off = 0;
     while off < buf.len() {
         match stdin.write(&buf[off..]) {
@@ -363,13 +403,21 @@ fn write_with_deadline(stdin: &mut ChildStdin, buf: &[u8], deadline: Instant) ->
 }
 
 fn poll_writable(fd: i32, wait: Duration) -> io::Result<()> {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
     let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd, count 1.
     let r = unsafe { libc::poll(&mut pfd, 1, ms) };
     if r < 0 {
         let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) }
+        if e.kind() == io::ErrorKind::Interrupted {
+            Ok(())
+        } else {
+            Err(e)
+        }
     } else {
         Ok(()) // ready, hung up or timed out: the next write tells which
     }
