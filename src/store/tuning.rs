@@ -81,8 +81,8 @@ impl Store {
                     service.pool().set_config(new.pool.clone());
                 }
             }
-            report.applied.push("pool".to_owned());
         }
+        note(new.pool != old.pool, "pool", true);
         note(new.memory != old.memory, "memory", true);
         note(
             new.max_response_bytes != old.max_response_bytes,
