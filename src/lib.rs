@@ -24,10 +24,13 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod exec;
+pub mod metrics;
+pub mod monitor;
 pub mod pool;
 pub mod protocol;
 pub mod servers;
 pub mod session;
+pub mod stats;
 pub mod store;
 pub mod transport;
 

@@ -350,7 +350,13 @@ impl Session {
         let opts = &self.inner.options;
         let params = messages::initialize_params(&opts.client_name, env!("CARGO_PKG_VERSION"));
         let raw = self
-            .send_and_wait(methods::INITIALIZE, Some(&params), opts.connection_timeout, None)
+            .send_and_wait(
+                methods::INITIALIZE,
+                Some(&params),
+                opts.connection_timeout,
+                None,
+                &mut MessageSizes::default(),
+            )
             .map_err(|e| match e {
                 Error::Timeout { after, .. } => Error::Timeout {
                     phase: TimeoutPhase::Initialize,
@@ -463,8 +469,21 @@ impl Session {
         timeout: Duration,
         cancel: Option<&CancelToken>,
     ) -> Result<ToolResult> {
+        self.call_tool_measured(name, arguments, timeout, cancel, &mut MessageSizes::default())
+    }
+
+    /// Like [`Session::call_tool`], and records the bytes sent and received.
+    pub fn call_tool_measured(
+        &self,
+        name: &str,
+        arguments: &Value,
+        timeout: Duration,
+        cancel: Option<&CancelToken>,
+        sizes: &mut MessageSizes,
+    ) -> Result<ToolResult> {
         let params = CallParams { name, arguments };
-        let raw = self.request(methods::TOOLS_CALL, Some(&params), timeout, cancel)?;
+        let raw = self.request_measured(methods::TOOLS_CALL, Some(&params), timeout, cancel, sizes)?;
+        sizes.received = raw.get().len();
         parse_tool_result(&raw)
     }
 
@@ -477,13 +496,24 @@ impl Session {
         timeout: Duration,
         cancel: Option<&CancelToken>,
     ) -> Result<Box<RawValue>> {
+        self.request_measured(method, params, timeout, cancel, &mut MessageSizes::default())
+    }
+
+    fn request_measured<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: Option<&P>,
+        timeout: Duration,
+        cancel: Option<&CancelToken>,
+        sizes: &mut MessageSizes,
+    ) -> Result<Box<RawValue>> {
         let generation = self.inner.generation.load(Ordering::Acquire);
-        match self.send_and_wait(method, params, timeout, cancel) {
+        match self.send_and_wait(method, params, timeout, cancel, sizes) {
             Err(Error::Transport {
                 status: Some(404), ..
             }) if !self.inner.transport.routes_responses() => {
                 self.reinitialize(generation)?;
-                self.send_and_wait(method, params, timeout, cancel)
+                self.send_and_wait(method, params, timeout, cancel, sizes)
             }
             other => other,
         }
@@ -511,6 +541,7 @@ impl Session {
         params: Option<&P>,
         timeout: Duration,
         cancel: Option<&CancelToken>,
+        sizes: &mut MessageSizes,
     ) -> Result<Box<RawValue>> {
         if cancel.is_some_and(CancelToken::is_cancelled) {
             return Err(Error::Cancelled);
@@ -519,6 +550,7 @@ impl Session {
         let mut body = crate::pool::object::request_buffers().get();
         jsonrpc::write_request(&mut body, id, method, params);
         body.push(b'\n');
+        sizes.sent += body.len();
         let request = OutgoingRequest {
             id,
             method,
@@ -661,6 +693,15 @@ impl Session {
             log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", self.inner.router.service);
         }
     }
+}
+
+/// Bytes of one exchange, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageSizes {
+    /// Encoded request bytes written (all attempts).
+    pub sent: usize,
+    /// Bytes of the raw result received.
+    pub received: usize,
 }
 
 #[derive(Serialize)]

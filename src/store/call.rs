@@ -9,7 +9,7 @@ use crate::cache::ResultCache;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::exec::{CallHandle, CallResult, HandleState, ToolCall};
 use crate::protocol::ToolResult;
-use crate::session::CancelToken;
+use crate::session::{CancelToken, MessageSizes};
 
 use super::StoreInner;
 use super::index::ToolRef;
@@ -84,6 +84,7 @@ impl StoreInner {
         if let Some(k) = &key
             && let Some(hit) = self.cache_lookup(target, k)
         {
+            target.metrics.record_cache_hit();
             return Ok(hit);
         }
         self.invoke_cached(target, arguments, options, key)
@@ -100,7 +101,13 @@ impl StoreInner {
         let timeout = options
             .timeout
             .unwrap_or_else(|| self.config.read().batch.call_timeout);
-        let result = Arc::new(invoke_with_retries(target, arguments, options, timeout)?);
+        let started = Instant::now();
+        let mut sizes = MessageSizes::default();
+        let outcome = invoke_with_retries(target, arguments, options, timeout, &mut sizes);
+        let metrics = &target.metrics;
+        metrics.record_call(started.elapsed(), outcome.as_ref().map(|r| r.is_error));
+        metrics.record_bytes(sizes.sent, sizes.received);
+        let result = Arc::new(outcome?);
         if let Some(k) = key {
             self.cache_insert(target, k, result.clone());
         }
@@ -195,6 +202,7 @@ fn invoke_with_retries(
     arguments: &Value,
     options: &CallOptions,
     timeout: Duration,
+    sizes: &mut MessageSizes,
 ) -> Result<ToolResult> {
     let service = &target.service;
     let pool = service.pool();
@@ -212,11 +220,12 @@ fn invoke_with_retries(
             });
         }
         let result = pool.acquire().and_then(|lease| {
-            let r = lease.session().call_tool(
+            let r = lease.session().call_tool_measured(
                 &target.tool.name,
                 arguments,
                 cfg.read_timeout.min(remaining),
                 options.cancel.as_ref(),
+                sizes,
             );
             if matches!(
                 r,
@@ -243,6 +252,7 @@ fn invoke_with_retries(
         }
         attempt += 1;
         pool.count_retry(&error);
+        target.metrics.record_retry();
         let pause = backoff(cfg.retry_delay, attempt, &error);
         if Instant::now() + pause >= deadline {
             return Err(error);

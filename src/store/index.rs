@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::metrics::ToolMetrics;
 use crate::protocol::Tool;
 
 use super::service::Service;
@@ -21,6 +22,20 @@ pub struct ToolRef {
     pub(crate) service: Arc<Service>,
     /// The tool as the server listed it.
     pub(crate) tool: Arc<Tool>,
+    /// Its call metrics (shared, lock-free).
+    pub(crate) metrics: Arc<ToolMetrics>,
+}
+
+impl ToolRef {
+    /// The service's name.
+    pub fn service_name(&self) -> &str {
+        self.service.name()
+    }
+
+    /// The tool's definition.
+    pub fn tool(&self) -> &Tool {
+        &self.tool
+    }
 }
 
 enum Entry {
@@ -37,15 +52,20 @@ pub struct ToolIndex {
 
 impl ToolIndex {
     /// Builds the index from each service and its tools.
-    pub(crate) fn build(services: &[(Arc<Service>, ToolList)]) -> ToolIndex {
+    pub(crate) fn build(
+        services: &[(Arc<Service>, ToolList)],
+        metrics_for: &mut dyn FnMut(&str, &str) -> Arc<ToolMetrics>,
+    ) -> ToolIndex {
         let mut entries: HashMap<String, Entry> = HashMap::new();
         let mut qualified = Vec::new();
         let mut bare: HashMap<&str, Vec<ToolRef>> = HashMap::new();
         for (service, tools) in services {
             for tool in tools.iter() {
+                let metrics = metrics_for(service.name(), &tool.name);
                 let r = ToolRef {
                     service: service.clone(),
                     tool: tool.clone(),
+                    metrics,
                 };
                 let dotted = format!("{}.{}", service.name(), tool.name);
                 entries.insert(format!("{}_{}", service.name(), tool.name), Entry::One(r.clone()));

@@ -89,5 +89,8 @@ fn round(store: &StoreInner) -> Instant {
             service.reload_tools_in_background();
         }
     }
+    if let Some(due) = store.monitor_tick(now) {
+        next = next.min(due);
+    }
     next.max(now + Duration::from_millis(5))
 }

@@ -3,6 +3,7 @@
 mod call;
 mod index;
 mod maintenance;
+mod memory;
 mod service;
 mod tuning;
 
@@ -107,6 +108,9 @@ pub(crate) struct StoreInner {
     cache_enabled: std::sync::atomic::AtomicBool,
     executor: std::sync::OnceLock<std::result::Result<crate::exec::Executor, Error>>,
     pub(crate) limiter: crate::exec::Limiter,
+    pub(crate) metrics: Mutex<std::collections::HashMap<(String, String), Arc<crate::metrics::ToolMetrics>>>,
+    pub(crate) monitor: crate::monitor::MemoryMonitor,
+    started: Instant,
     services: RwLock<BTreeMap<String, Arc<Service>>>,
     index: RwLock<Arc<ToolIndex>>,
     settled: (Mutex<()>, Condvar),
@@ -124,7 +128,15 @@ impl StoreInner {
             .values()
             .map(|s| (s.clone(), s.tools()))
             .collect();
-        let index = ToolIndex::build(&services);
+        let mut registry = self.metrics.lock();
+        let mut metrics_for = |service: &str, tool: &str| {
+            registry
+                .entry((service.to_owned(), tool.to_owned()))
+                .or_insert_with(|| crate::metrics::ToolMetrics::new(service, tool))
+                .clone()
+        };
+        let index = ToolIndex::build(&services, &mut metrics_for);
+        drop(registry);
         *self.index.write() = Arc::new(index);
     }
 
@@ -242,6 +254,12 @@ impl Store {
             cache_enabled: std::sync::atomic::AtomicBool::new(config.cache.enabled),
             executor: std::sync::OnceLock::new(),
             limiter: crate::exec::Limiter::new(config.batch.max_concurrent_calls),
+            metrics: Mutex::new(std::collections::HashMap::new()),
+            monitor: crate::monitor::MemoryMonitor::new(
+                config.memory.threshold_mb,
+                config.memory.monitoring_interval,
+            ),
+            started: Instant::now(),
             config: RwLock::new(config),
             services: RwLock::new(BTreeMap::new()),
             index: RwLock::new(Arc::new(ToolIndex::default())),
@@ -250,6 +268,10 @@ impl Store {
             maintenance: Maintenance::start(weak.clone()),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
+        let memory = inner.config().memory;
+        if memory.monitoring_enabled {
+            inner.monitor.start(memory.monitoring_interval);
+        }
         Ok(Store { inner })
     }
 

@@ -83,6 +83,14 @@ impl Store {
             }
         }
         note(new.pool != old.pool, "pool", true);
+        if new.memory != old.memory {
+            inner.monitor.set_threshold_mb(new.memory.threshold_mb);
+            if new.memory.monitoring_enabled {
+                inner.monitor.start(new.memory.monitoring_interval);
+            } else {
+                inner.monitor.stop();
+            }
+        }
         note(new.memory != old.memory, "memory", true);
         note(
             new.max_response_bytes != old.max_response_bytes,

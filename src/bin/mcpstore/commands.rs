@@ -150,14 +150,10 @@ pub fn batch(store: &Store, args: &[String]) -> Result<ExitCode, Error> {
 
 /// The store's statistics in one of the `--stats` formats.
 pub fn render_stats(store: &Store, format: &str) -> String {
-    let stats = serde_json::json!({
-        "pool": store.pool_stats(),
-        "cache": store.cache_stats(),
-        "executor": store.executor_stats(),
-        "objects": mcpstore::pool::object_pool_stats(),
-    });
+    let stats = store.stats();
     match format {
-        "json" => format!("{stats}\n"),
-        _ => format!("{}\n", serde_json::to_string_pretty(&stats).unwrap_or_default()),
+        "json" => format!("{}\n", stats.to_json()),
+        "prometheus" => stats.to_prometheus(),
+        _ => stats.to_table(),
     }
 }
