@@ -321,7 +321,8 @@ fn label(v: &str) -> String {
 
 /// Writes tool metrics in the Prometheus text format (HELP, TYPE, samples).
 pub(crate) fn write_prometheus(out: &mut String, tools: &[ToolStats]) {
-    let series: [(&str, &str, fn(&ToolStats) -> u64); 7] = [
+    type Series = (&'static str, &'static str, fn(&ToolStats) -> u64);
+    let series: [Series; 7] = [
         ("mcpstore_calls_total", "Tool calls sent to servers.", |t| t.calls),
         (
             "mcpstore_tool_errors_total",

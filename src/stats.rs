@@ -48,7 +48,8 @@ impl StoreStats {
                 .map(|(s, p)| (label_pair("service", s), f(p)))
                 .collect()
         };
-        let pool_series: [(&str, &str, &str, fn(&PoolStats) -> f64); 11] = [
+        type Series = (&'static str, &'static str, &'static str, fn(&PoolStats) -> f64);
+        let pool_series: [Series; 11] = [
             (
                 "mcpstore_pool_sessions_created_total",
                 "counter",
