@@ -120,37 +120,37 @@ impl StoreStats {
         let c = &self.cache;
         for (name, kind, help, v) in [
             (
-                "mcpstore_cache_hits_total",
+                "mcpstore_result_cache_hits_total",
                 "counter",
                 "Cache lookups that hit.",
                 c.hits as f64,
             ),
             (
-                "mcpstore_cache_misses_total",
+                "mcpstore_result_cache_misses_total",
                 "counter",
                 "Cache lookups that missed.",
                 c.misses as f64,
             ),
             (
-                "mcpstore_cache_inserts_total",
+                "mcpstore_result_cache_inserts_total",
                 "counter",
                 "Results stored in the cache.",
                 c.inserts as f64,
             ),
             (
-                "mcpstore_cache_evictions_total",
+                "mcpstore_result_cache_evictions_total",
                 "counter",
                 "Entries evicted.",
                 c.evictions as f64,
             ),
             (
-                "mcpstore_cache_expirations_total",
+                "mcpstore_result_cache_expirations_total",
                 "counter",
                 "Entries expired.",
                 c.expirations as f64,
             ),
             (
-                "mcpstore_cache_entries",
+                "mcpstore_result_cache_entries",
                 "gauge",
                 "Entries held.",
                 c.entries as f64,

@@ -123,15 +123,12 @@ pub fn builtin() -> &'static [Value] {
                 json!({}),
                 &[],
             ),
-            with(
-                tool(
-                    "stats",
-                    "Server statistics: calls, in_flight, peak_in_flight, cancelled, cancelled_ids, sessions, deleted_sessions, pings.",
-                    json!({}),
-                    &[],
-                ),
-                "annotations",
-                read_only(),
+            // Not annotated read-only: clients that cache read-only tools must not cache live counters.
+            tool(
+                "stats",
+                "Server statistics: calls, in_flight, peak_in_flight, cancelled, cancelled_ids, sessions, deleted_sessions, pings.",
+                json!({}),
+                &[],
             ),
             tool(
                 "reset_stats",
