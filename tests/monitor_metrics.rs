@@ -191,10 +191,10 @@ fn prometheus_text_parses_line_by_line() {
                 typed.contains(name) || typed.contains(family),
                 "sample before its TYPE: {line}"
             );
-            if let Some(labels) = series.strip_prefix(name) {
-                if !labels.is_empty() {
-                    assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-                }
+            if let Some(labels) = series.strip_prefix(name)
+                && !labels.is_empty()
+            {
+                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
             }
             samples += 1;
         }

@@ -404,6 +404,11 @@ impl Store {
         self.inner.services.read().values().map(|s| s.info()).collect()
     }
 
+    /// A service by name (its pool, tools and configuration).
+    pub fn service(&self, name: &str) -> Result<Arc<Service>> {
+        self.inner.service(name)
+    }
+
     /// The names of the services.
     pub fn service_names(&self) -> Vec<String> {
         self.inner.services.read().keys().cloned().collect()

@@ -1,0 +1,98 @@
+//! Micro-benchmarks of the hot path's parts: protocol encode/decode of a
+//! `tools/call`, the result cache (hit and miss), the object pool against a
+//! fresh allocation, and pool checkout under contention.
+//!
+//! Run: `cargo build --release --bin mcpstore-demo-server && cargo bench --bench micro`
+
+mod support;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mcpstore::protocol::jsonrpc::{parse_message, write_request};
+use mcpstore::{ObjectPool, ResultCache, ToolResult};
+use serde_json::json;
+
+fn protocol(c: &mut Criterion) {
+    let params = json!({"name": "echo", "arguments": {"message": "hello world"}});
+    let mut buf = Vec::with_capacity(256);
+    c.bench_function("protocol/encode_tools_call", |b| {
+        b.iter(|| {
+            buf.clear();
+            write_request(&mut buf, black_box(42), "tools/call", Some(&params));
+            black_box(buf.len())
+        })
+    });
+    let reply = br#"{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"hello world"}]}}"#;
+    c.bench_function("protocol/decode_tools_call_result", |b| {
+        b.iter(|| {
+            let msg = parse_message(black_box(reply)).expect("parse");
+            let mcpstore::protocol::Incoming::Response { outcome: Ok(raw), .. } = msg else {
+                panic!()
+            };
+            let r: ToolResult = serde_json::from_str(raw.get()).expect("result");
+            black_box(r)
+        })
+    });
+}
+
+fn cache(c: &mut Criterion) {
+    let cache = ResultCache::new(1000, Duration::from_secs(300));
+    let result = Arc::new(ToolResult {
+        content: vec![json!({"type": "text", "text": "5"})],
+        ..Default::default()
+    });
+    let args = json!({"a": 2, "b": 3});
+    let key = ResultCache::key_for("demo", "add", &args);
+    cache.insert(key.clone(), "demo", result);
+    c.bench_function("cache/hit_prepared_key", |b| {
+        b.iter(|| black_box(cache.get(black_box(&key))))
+    });
+    c.bench_function("cache/hit_with_key_building", |b| {
+        b.iter(|| black_box(cache.get(&ResultCache::key_for("demo", "add", black_box(&args)))))
+    });
+    let missing = ResultCache::key_for("demo", "add", &json!({"a": 9, "b": 9}));
+    c.bench_function("cache/miss", |b| {
+        b.iter(|| black_box(cache.get(black_box(&missing))))
+    });
+}
+
+fn object_pool(c: &mut Criterion) {
+    let pool = ObjectPool::new(64, || Vec::<u8>::with_capacity(512), Vec::clear);
+    c.bench_function("objects/pooled_buffer", |b| {
+        b.iter(|| {
+            let mut buf = pool.get();
+            buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}");
+            black_box(buf.len())
+        })
+    });
+    c.bench_function("objects/fresh_buffer", |b| {
+        b.iter(|| {
+            let mut buf = Vec::<u8>::with_capacity(512);
+            buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}");
+            black_box(buf.len())
+        })
+    });
+}
+
+fn checkout(c: &mut Criterion) {
+    let store = support::stdio_store(2);
+    let pool = store.service("demo").expect("service").pool().clone();
+    let mut g = c.benchmark_group("pool_checkout");
+    g.measurement_time(Duration::from_secs(2));
+    g.bench_function("uncontended", |b| {
+        b.iter(|| drop(black_box(pool.acquire().expect("lease"))))
+    });
+    g.bench_function("8_threads_contended_per_checkout", |b| {
+        b.iter_custom(|iters| {
+            let elapsed = support::run_threads(8, iters * 8, |_| drop(pool.acquire().expect("lease")));
+            elapsed / 8
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, protocol, cache, object_pool, checkout);
+criterion_main!(benches);
