@@ -77,6 +77,28 @@ fn object_pool(c: &mut Criterion) {
     });
 }
 
+fn reply_channels(c: &mut Criterion) {
+    type Pair = (crossbeam_channel::Sender<u64>, crossbeam_channel::Receiver<u64>);
+    let pool: ObjectPool<Pair> = ObjectPool::new(64, || crossbeam_channel::bounded(1), |_| {});
+    c.bench_function("objects/pooled_reply_channel", |b| {
+        b.iter(|| {
+            let pair = pool.get();
+            let tx = pair.0.clone();
+            tx.send(black_box(7)).expect("send");
+            drop(tx);
+            black_box(pair.1.recv().expect("recv"))
+        })
+    });
+    c.bench_function("objects/fresh_reply_channel", |b| {
+        b.iter(|| {
+            let (tx, rx) = crossbeam_channel::bounded::<u64>(1);
+            tx.send(black_box(7)).expect("send");
+            drop(tx);
+            black_box(rx.recv().expect("recv"))
+        })
+    });
+}
+
 fn checkout(c: &mut Criterion) {
     let store = support::stdio_store(2);
     let pool = store.service("demo").expect("service").pool().clone();
@@ -94,5 +116,5 @@ fn checkout(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, protocol, cache, object_pool, checkout);
+criterion_group!(benches, protocol, cache, object_pool, reply_channels, checkout);
 criterion_main!(benches);

@@ -547,7 +547,7 @@ impl Session {
             return Err(Error::Cancelled);
         }
         let id = self.next_id();
-        let mut body = crate::pool::object::request_buffers().get();
+        let mut body = Vec::with_capacity(256);
         jsonrpc::write_request(&mut body, id, method, params);
         body.push(b'\n');
         sizes.sent += body.len();
@@ -565,15 +565,20 @@ impl Session {
             return Err(Error::Cancelled);
         }
         let result = if self.inner.transport.routes_responses() {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            self.inner.router.register(id, tx, 0)?;
-            match self.inner.transport.send_request(&request) {
-                Ok(_) => self.wait(id, &rx, deadline, timeout),
+            // A pooled reply channel: creating a channel per request costs more than reusing one.
+            let channel = reply_channels().get();
+            self.inner.router.register(id, channel.0.clone(), 0)?;
+            let (result, clean) = match self.inner.transport.send_request(&request) {
+                Ok(_) => self.wait(id, &channel.1, deadline, timeout),
                 Err(e) => {
                     self.inner.router.pending.lock().remove(&id);
-                    Err(e)
+                    (Err(e), true)
                 }
+            };
+            if !clean {
+                drop(channel.detach()); // a late reply may still land in it: never reuse it
             }
+            result
         } else {
             match self.inner.transport.send_request(&request) {
                 Ok(Some(outcome)) => outcome.map_err(Error::from),
@@ -599,31 +604,34 @@ impl Session {
         result
     }
 
+    /// Waits for the reply of request `id`; also says whether the channel is
+    /// clean (no reply can arrive in it any more) so it may be reused.
     fn wait(
         &self,
         id: i64,
         rx: &Receiver<Reply>,
         deadline: Instant,
         timeout: Duration,
-    ) -> Result<Box<RawValue>> {
+    ) -> (Result<Box<RawValue>>, bool) {
+        let timed_out = || Error::Timeout {
+            phase: TimeoutPhase::Response,
+            after: timeout,
+        };
         match rx.recv_deadline(deadline) {
-            Ok((_, result)) => result,
+            Ok((_, result)) => (result, true),
             Err(RecvTimeoutError::Timeout) => {
                 if self.inner.router.pending.lock().remove(&id).is_some() {
                     self.send_cancel(id, "timeout");
-                    Err(Error::Timeout {
-                        phase: TimeoutPhase::Response,
-                        after: timeout,
-                    })
+                    (Err(timed_out()), true)
                 } else {
-                    // The response raced the deadline and is already in the channel.
-                    rx.try_recv().map(|(_, r)| r).unwrap_or(Err(Error::Timeout {
-                        phase: TimeoutPhase::Response,
-                        after: timeout,
-                    }))
+                    // The response raced the deadline: it is in the channel or about to be.
+                    match rx.recv_timeout(Duration::from_millis(100)) {
+                        Ok((_, r)) => (r, true),
+                        Err(_) => (Err(timed_out()), false),
+                    }
                 }
             }
-            Err(RecvTimeoutError::Disconnected) => Err(self.inner.router.closed_error(true)),
+            Err(RecvTimeoutError::Disconnected) => (Err(self.inner.router.closed_error(true)), false),
         }
     }
 
@@ -693,6 +701,21 @@ impl Session {
             log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", self.inner.router.service);
         }
     }
+}
+
+/// The process-wide pool of one-shot reply channels used by stdio requests.
+fn reply_channels() -> &'static crate::pool::ObjectPool<(Sender<Reply>, Receiver<Reply>)> {
+    static POOL: std::sync::OnceLock<crate::pool::ObjectPool<(Sender<Reply>, Receiver<Reply>)>> =
+        std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let pool = crate::pool::ObjectPool::new(
+            1024,
+            || crossbeam_channel::bounded(1),
+            |(_, rx): &mut (Sender<Reply>, Receiver<Reply>)| while rx.try_recv().is_ok() {},
+        );
+        crate::pool::register_object_pool("reply_channels", pool.clone());
+        pool
+    })
 }
 
 /// Bytes of one exchange, for metrics.

@@ -45,9 +45,9 @@ fn pooled_objects_return_and_stay_bounded() {
     for (name, s) in &stats {
         assert!(s.pool_size <= s.max_size, "{name}: {s:?}");
     }
-    let buffers = stats["request_buffers"];
+    let channels = stats["reply_channels"];
     assert!(
-        buffers.reused > buffers.created,
-        "buffers are reused: {buffers:?}"
+        channels.reused > channels.created,
+        "reply channels are reused: {channels:?}"
     );
 }

@@ -158,34 +158,12 @@ impl<T: Send + 'static> Drop for Pooled<T> {
     }
 }
 
-/// Request buffers shared by every session of the process: encoding a
-/// request reuses one instead of allocating.
-pub(crate) fn request_buffers() -> &'static ObjectPool<Vec<u8>> {
-    static POOL: std::sync::OnceLock<ObjectPool<Vec<u8>>> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        ObjectPool::new(
-            256,
-            || Vec::with_capacity(512),
-            |b: &mut Vec<u8>| {
-                b.clear();
-                if b.capacity() > 64 * 1024 {
-                    *b = Vec::with_capacity(512); // do not hoard large buffers
-                }
-            },
-        )
-    })
-}
-
 type StatsSource = Box<dyn Fn() -> ObjectPoolStats + Send + Sync>;
 
 fn registry() -> &'static parking_lot::Mutex<Vec<(&'static str, StatsSource)>> {
     static REG: std::sync::OnceLock<parking_lot::Mutex<Vec<(&'static str, StatsSource)>>> =
         std::sync::OnceLock::new();
-    REG.get_or_init(|| {
-        let initial: Vec<(&'static str, StatsSource)> =
-            vec![("request_buffers", Box::new(|| request_buffers().stats()))];
-        parking_lot::Mutex::new(initial)
-    })
+    REG.get_or_init(|| parking_lot::Mutex::new(Vec::new()))
 }
 
 /// Makes a process-wide pool visible in [`object_pool_stats`] (and trimmed by the memory monitor).
@@ -199,10 +177,7 @@ type Trimmer = Box<dyn Fn() -> usize + Send + Sync>;
 
 fn trimmers() -> &'static parking_lot::Mutex<Vec<Trimmer>> {
     static T: std::sync::OnceLock<parking_lot::Mutex<Vec<Trimmer>>> = std::sync::OnceLock::new();
-    T.get_or_init(|| {
-        let initial: Vec<Trimmer> = vec![Box::new(|| request_buffers().trim())];
-        parking_lot::Mutex::new(initial)
-    })
+    T.get_or_init(|| parking_lot::Mutex::new(Vec::new()))
 }
 
 /// The statistics of every process-wide object pool, by name.
