@@ -85,6 +85,7 @@ struct Router {
     closed: RwLock<Option<Error>>,
     is_closed: AtomicBool,
     events: Option<EventHandler>,
+    progress: Mutex<HashMap<String, ProgressCallback>>,
 }
 
 impl Router {
@@ -151,7 +152,13 @@ impl Router {
         match method {
             methods::TOOLS_LIST_CHANGED => self.emit(SessionEvent::ToolsListChanged),
             methods::PROGRESS => match params.map(serde_json::from_value::<Progress>) {
-                Some(Ok(p)) => self.emit(SessionEvent::Progress(p)),
+                Some(Ok(p)) => {
+                    let callback = self.progress.lock().get(&p.progress_token.to_string()).cloned();
+                    if let Some(cb) = callback {
+                        cb(&p);
+                    }
+                    self.emit(SessionEvent::Progress(p));
+                }
                 _ => {
                     log::debug!(target: "mcpstore::session", "[{}] malformed progress notification", self.service)
                 }
@@ -299,6 +306,7 @@ impl Session {
         let router = Arc::new(Router {
             service: service.to_owned(),
             pending: Mutex::new(HashMap::new()),
+            progress: Mutex::new(HashMap::new()),
             closed: RwLock::new(None),
             is_closed: AtomicBool::new(false),
             events,
@@ -481,8 +489,44 @@ impl Session {
         cancel: Option<&CancelToken>,
         sizes: &mut MessageSizes,
     ) -> Result<ToolResult> {
-        let params = CallParams { name, arguments };
-        let raw = self.request_measured(methods::TOOLS_CALL, Some(&params), timeout, cancel, sizes)?;
+        self.call_tool_with_progress(name, arguments, timeout, cancel, None, sizes)
+    }
+
+    /// Like [`Session::call_tool_measured`]; `progress` receives the server's
+    /// `notifications/progress` for this call (on the reader or calling thread).
+    pub fn call_tool_with_progress(
+        &self,
+        name: &str,
+        arguments: &Value,
+        timeout: Duration,
+        cancel: Option<&CancelToken>,
+        progress: Option<&ProgressCallback>,
+        sizes: &mut MessageSizes,
+    ) -> Result<ToolResult> {
+        let token = progress.map(|cb| {
+            let token = format!("mcps-{}", NEXT_PROGRESS_TOKEN.fetch_add(1, Ordering::Relaxed));
+            self.inner
+                .router
+                .progress
+                .lock()
+                .insert(Value::String(token.clone()).to_string(), cb.clone());
+            token
+        });
+        let meta = token.as_ref().map(|t| json!({ "progressToken": t }));
+        let params = CallParams {
+            name,
+            arguments,
+            meta: meta.as_ref(),
+        };
+        let raw = self.request_measured(methods::TOOLS_CALL, Some(&params), timeout, cancel, sizes);
+        if let Some(t) = token {
+            self.inner
+                .router
+                .progress
+                .lock()
+                .remove(&Value::String(t).to_string());
+        }
+        let raw = raw?;
         sizes.received = raw.get().len();
         parse_tool_result(&raw)
     }
@@ -651,7 +695,11 @@ impl Session {
                 &mut body,
                 id,
                 methods::TOOLS_CALL,
-                Some(&CallParams { name, arguments }),
+                Some(&CallParams {
+                    name,
+                    arguments,
+                    meta: None,
+                }),
             );
             body.push(b'\n');
             self.inner.router.register(id, tx.clone(), *tag)?;
@@ -731,7 +779,14 @@ pub struct MessageSizes {
 struct CallParams<'a> {
     name: &'a str,
     arguments: &'a Value,
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a Value>,
 }
+
+/// Receives `notifications/progress` of one call.
+pub type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+static NEXT_PROGRESS_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 /// Parses the raw result of `tools/call`.
 pub(crate) fn parse_tool_result(raw: &RawValue) -> Result<ToolResult> {

@@ -9,7 +9,7 @@ use crate::cache::ResultCache;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::exec::{CallHandle, CallResult, HandleState, ToolCall};
 use crate::protocol::ToolResult;
-use crate::session::{CancelToken, MessageSizes};
+use crate::session::{CancelToken, MessageSizes, ProgressCallback};
 
 use super::StoreInner;
 use super::index::ToolRef;
@@ -30,6 +30,8 @@ pub struct CallOptions {
     pub bypass_cache: bool,
     /// A cache key chosen by the caller; the result is cached under it.
     pub cache_key: Option<String>,
+    /// Receives the server's progress notifications for this call.
+    pub progress: Option<ProgressCallback>,
 }
 
 impl StoreInner {
@@ -220,11 +222,12 @@ fn invoke_with_retries(
             });
         }
         let result = pool.acquire().and_then(|lease| {
-            let r = lease.session().call_tool_measured(
+            let r = lease.session().call_tool_with_progress(
                 &target.tool.name,
                 arguments,
                 cfg.read_timeout.min(remaining),
                 options.cancel.as_ref(),
+                options.progress.as_ref(),
                 sizes,
             );
             if matches!(
