@@ -30,18 +30,31 @@ const MAX_RESUMES: u32 = 5;
 const DEFAULT_RETRY: Duration = Duration::from_millis(1000);
 
 /// Builds the agent shared by every session of one HTTP service.
+///
+/// Every request in flight needs its own TCP connection, so the keep-alive
+/// pool holds as many idle connections as the service can have requests in
+/// flight (capped): a smaller pool would close and reopen connections under
+/// load, paying a handshake per call and piling up TIME_WAIT sockets.
 pub fn agent_for(pool: &PoolConfig) -> ureq::Agent {
+    let idle = pool
+        .max_connections
+        .max(1)
+        .saturating_mul(pool.max_in_flight_per_connection.max(1))
+        .clamp(16, MAX_IDLE_CONNECTIONS);
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(pool.connection_timeout))
-        .max_idle_connections(pool.max_connections.max(1) * 4)
-        .max_idle_connections_per_host(pool.max_connections.max(1) * 4)
+        .max_idle_connections(idle)
+        .max_idle_connections_per_host(idle)
         .max_idle_age(pool.max_idle_time.max(Duration::from_secs(1)))
         .no_delay(true)
         .user_agent(concat!("mcpstore/", env!("CARGO_PKG_VERSION")))
         .build()
         .into()
 }
+
+/// The most idle keep-alive connections one service keeps.
+const MAX_IDLE_CONNECTIONS: usize = 512;
 
 /// One MCP session over Streamable HTTP.
 pub struct HttpTransport {
