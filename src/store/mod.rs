@@ -250,6 +250,7 @@ impl Store {
             maintenance: Maintenance::start(weak.clone()),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
+        inner.maintenance.wake(); // the store exists now: let the maintenance thread start
         Ok(Store { inner })
     }
 
