@@ -299,3 +299,36 @@ fn tool_name_resolution() {
     let e = store.call_tool("alpha.echo", json!([1, 2])).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
 }
+
+/// Services that load their tools at the same moment all end up in the index
+/// (the index was once rebuilt from a stale snapshot, losing a service's tools).
+#[test]
+fn concurrently_loaded_services_are_all_indexed() {
+    common::bounded(Duration::from_secs(90), || {
+        let server =
+            mcpstore::demo::spawn_http(mcpstore::demo::DemoOptions::default(), "127.0.0.1:0").unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        let store = Store::builder().pool(test_pool()).build().unwrap();
+                        for i in 0..6 {
+                            let config = mcpstore::ServiceConfig::http(server.url());
+                            store.add_service(&format!("s{i}"), config).unwrap();
+                        }
+                        assert!(store.wait_ready(Duration::from_secs(20)).is_empty());
+                        for i in 0..6 {
+                            let name = format!("s{i}.echo");
+                            assert!(
+                                store.resolve_tool(&name).is_ok(),
+                                "{name} missing from the index: {:?}",
+                                store.resolve_tool(&name).err()
+                            );
+                        }
+                    }
+                });
+            }
+        });
+        server.shutdown();
+    });
+}

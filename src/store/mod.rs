@@ -118,14 +118,17 @@ pub(crate) struct StoreInner {
 impl StoreInner {
     /// Rebuilds the tool index from every service's tool list.
     pub(crate) fn rebuild_index(&self) {
+        // Read the tool lists and publish the index under one lock: two services
+        // loading their tools at once must not publish an index built from a
+        // snapshot that misses the other's tools.
+        let mut index = self.index.write();
         let services: Vec<_> = self
             .services
             .read()
             .values()
             .map(|s| (s.clone(), s.tools()))
             .collect();
-        let index = ToolIndex::build(&services);
-        *self.index.write() = Arc::new(index);
+        *index = Arc::new(ToolIndex::build(&services));
     }
 
     /// A service's tools changed: drop what was cached for it.
