@@ -4,76 +4,83 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::core::{self, Target};
 
 const T: Target = Target::Stdio;
 
+/// Runs a check over stdio, failing (not hanging) if it takes over 60 s.
+fn check(f: fn(Target)) {
+    common::bounded(Duration::from_secs(60), move || f(T));
+}
+
 #[test]
 fn handshake() {
-    core::handshake(T);
+    check(core::handshake);
 }
 
 #[test]
 fn list_tools_with_and_without_pagination() {
-    core::list_tools(T);
+    check(core::list_tools);
 }
 
 #[test]
 fn every_tool() {
-    core::every_tool(T);
+    check(core::every_tool);
 }
 
 #[test]
 fn tool_errors_are_results() {
-    core::tool_errors(T);
+    check(core::tool_errors);
 }
 
 #[test]
 fn json_rpc_errors() {
-    core::rpc_errors(T);
+    check(core::rpc_errors);
 }
 
 #[test]
 fn eight_threads_share_one_session() {
-    core::concurrent_calls(T);
+    check(core::concurrent_calls);
 }
 
 #[test]
 fn timeout_fires_and_session_stays_usable() {
-    core::timeout_keeps_session(T);
+    check(core::timeout_keeps_session);
 }
 
 #[test]
 fn server_crash_mid_call_is_an_error() {
-    core::crash_mid_call(T);
+    check(core::crash_mid_call);
 }
 
 #[test]
 fn garbage_output_is_a_protocol_error() {
-    core::garbage_reply(T);
+    check(core::garbage_reply);
 }
 
 #[test]
 fn protocol_versions() {
-    core::protocol_versions(T);
+    check(core::protocol_versions);
 }
 
 #[test]
 fn server_to_client_ping() {
-    core::server_ping(T);
+    check(core::server_ping);
 }
 
 #[test]
 fn list_changed_event() {
-    core::list_changed_event(T);
+    check(core::list_changed_event);
 }
 
 #[test]
 fn store_refreshes_tools_on_list_changed() {
-    core::store_sees_new_tool(T);
+    check(core::store_sees_new_tool);
 }
 
 #[test]
 fn mixed_content_kept_whole_through_the_store() {
-    core::store_mixed_content(T);
+    check(core::store_mixed_content);
 }

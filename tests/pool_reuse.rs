@@ -47,14 +47,18 @@ fn sequential_reuse(config: ServiceConfig) {
 
 #[test]
 fn thousand_sequential_calls_reuse_two_stdio_sessions() {
-    sequential_reuse(demo_stdio(&[]));
+    common::bounded(Duration::from_secs(90), move || {
+        sequential_reuse(demo_stdio(&[]));
+    });
 }
 
 #[test]
 fn thousand_sequential_calls_reuse_two_http_sessions() {
-    let demo = demo_http(&[]);
-    sequential_reuse(demo.config());
-    drop(demo);
+    common::bounded(Duration::from_secs(90), move || {
+        let demo = demo_http(&[]);
+        sequential_reuse(demo.config());
+        drop(demo);
+    });
 }
 
 /// Runs `threads` threads of `calls` slow calls each while sampling the pool;
@@ -106,84 +110,90 @@ fn limited_pool() -> PoolConfig {
 
 #[test]
 fn sixteen_threads_never_open_more_than_four_stdio_sessions() {
-    let marker = unique("limit");
-    let store = store(
-        demo_stdio(&[]).env("MCPSTORE_TEST_MARKER", marker.clone()),
-        limited_pool(),
-    );
-    let (max_open, max_procs) = run_sampled(&store, 16, 5, Some(&marker));
-    assert!(max_open <= 4, "open sessions peaked at {max_open}");
-    assert!(max_procs <= 4, "server processes peaked at {max_procs}");
-    assert!(max_open >= 2, "the pool grew under load (peak {max_open})");
-    let st = store.pool_stats()["demo"].clone();
-    assert!(st.created <= 4, "{st:?}");
-    assert!(st.waits > 0, "calls beyond capacity waited: {st:?}");
-    assert_eq!(st.exhausted, 0, "{st:?}");
-    // Each stdio session is its own process, so every process saw at most one call at a time.
-    assert!(marked_children(&marker).len() <= 4);
+    common::bounded(Duration::from_secs(90), move || {
+        let marker = unique("limit");
+        let store = store(
+            demo_stdio(&[]).env("MCPSTORE_TEST_MARKER", marker.clone()),
+            limited_pool(),
+        );
+        let (max_open, max_procs) = run_sampled(&store, 16, 5, Some(&marker));
+        assert!(max_open <= 4, "open sessions peaked at {max_open}");
+        assert!(max_procs <= 4, "server processes peaked at {max_procs}");
+        assert!(max_open >= 2, "the pool grew under load (peak {max_open})");
+        let st = store.pool_stats()["demo"].clone();
+        assert!(st.created <= 4, "{st:?}");
+        assert!(st.waits > 0, "calls beyond capacity waited: {st:?}");
+        assert_eq!(st.exhausted, 0, "{st:?}");
+        // Each stdio session is its own process, so every process saw at most one call at a time.
+        assert!(marked_children(&marker).len() <= 4);
+    });
 }
 
 #[test]
 fn sixteen_threads_never_exceed_four_calls_in_flight_over_http() {
-    // One HTTP server process: its peak_in_flight counts calls across all sessions.
-    let demo = demo_http(&[]);
-    let store = store(demo.config(), limited_pool());
-    let (max_open, _) = run_sampled(&store, 16, 5, None);
-    assert!(max_open <= 4, "open sessions peaked at {max_open}");
-    let stats = demo_stats(&store, "demo.stats");
-    let peak = stats["peak_in_flight"].as_u64().unwrap();
-    assert!(peak <= 4, "the server saw {peak} calls at once: {stats}");
-    assert!(peak >= 2, "calls ran in parallel: {stats}");
-    assert_eq!(stats["calls"], 80, "{stats}");
-    let st = store.pool_stats()["demo"].clone();
-    assert!(st.created <= 4 && st.waits > 0, "{st:?}");
+    common::bounded(Duration::from_secs(90), move || {
+        // One HTTP server process: its peak_in_flight counts calls across all sessions.
+        let demo = demo_http(&[]);
+        let store = store(demo.config(), limited_pool());
+        let (max_open, _) = run_sampled(&store, 16, 5, None);
+        assert!(max_open <= 4, "open sessions peaked at {max_open}");
+        let stats = demo_stats(&store, "demo.stats");
+        let peak = stats["peak_in_flight"].as_u64().unwrap();
+        assert!(peak <= 4, "the server saw {peak} calls at once: {stats}");
+        assert!(peak >= 2, "calls ran in parallel: {stats}");
+        assert_eq!(stats["calls"], 80, "{stats}");
+        let st = store.pool_stats()["demo"].clone();
+        assert!(st.created <= 4 && st.waits > 0, "{st:?}");
+    });
 }
 
 #[test]
 fn pool_exhausted_only_after_acquire_timeout() {
-    let acquire = Duration::from_millis(400);
-    let pool = PoolConfig {
-        min_connections: 1,
-        max_connections: 2,
-        max_in_flight_per_connection: 1,
-        acquire_timeout: acquire,
-        ..test_pool()
-    };
-    let store = store(demo_stdio(&[]), pool);
-    std::thread::scope(|s| {
-        let busy: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| store.call_tool("demo.sleep", json!({"ms": 3000}))))
-            .collect();
-        eventually(Duration::from_secs(10), "both sessions busy", || {
-            store.pool_stats()["demo"].in_flight == 2
-        });
-        let started = Instant::now();
-        let err = store
-            .call_tool("demo.echo", json!({"message": "no room"}))
-            .unwrap_err();
-        let took = started.elapsed();
-        match &err {
-            Error::PoolExhausted { service, waited } => {
-                assert_eq!(service, "demo");
-                assert!(*waited >= acquire, "{waited:?}");
+    common::bounded(Duration::from_secs(90), move || {
+        let acquire = Duration::from_millis(400);
+        let pool = PoolConfig {
+            min_connections: 1,
+            max_connections: 2,
+            max_in_flight_per_connection: 1,
+            acquire_timeout: acquire,
+            ..test_pool()
+        };
+        let store = store(demo_stdio(&[]), pool);
+        std::thread::scope(|s| {
+            let busy: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| store.call_tool("demo.sleep", json!({"ms": 3000}))))
+                .collect();
+            eventually(Duration::from_secs(10), "both sessions busy", || {
+                store.pool_stats()["demo"].in_flight == 2
+            });
+            let started = Instant::now();
+            let err = store
+                .call_tool("demo.echo", json!({"message": "no room"}))
+                .unwrap_err();
+            let took = started.elapsed();
+            match &err {
+                Error::PoolExhausted { service, waited } => {
+                    assert_eq!(service, "demo");
+                    assert!(*waited >= acquire, "{waited:?}");
+                }
+                other => panic!("expected PoolExhausted, got {other:?}"),
             }
-            other => panic!("expected PoolExhausted, got {other:?}"),
-        }
-        assert!(took >= acquire, "PoolExhausted came early: {took:?}");
-        assert!(took < acquire * 3, "PoolExhausted came late: {took:?}");
-        for b in busy {
-            assert_eq!(b.join().unwrap().unwrap().text(), "slept 3000 ms");
-        }
+            assert!(took >= acquire, "PoolExhausted came early: {took:?}");
+            assert!(took < acquire * 3, "PoolExhausted came late: {took:?}");
+            for b in busy {
+                assert_eq!(b.join().unwrap().unwrap().text(), "slept 3000 ms");
+            }
+        });
+        let st = store.pool_stats()["demo"].clone();
+        assert_eq!(st.exhausted, 1, "{st:?}");
+        assert!(st.open <= 2);
+        // With room again, calls go through.
+        assert_eq!(
+            store
+                .call_tool("demo.echo", json!({"message": "room"}))
+                .unwrap()
+                .text(),
+            "room"
+        );
     });
-    let st = store.pool_stats()["demo"].clone();
-    assert_eq!(st.exhausted, 1, "{st:?}");
-    assert!(st.open <= 2);
-    // With room again, calls go through.
-    assert_eq!(
-        store
-            .call_tool("demo.echo", json!({"message": "room"}))
-            .unwrap()
-            .text(),
-        "room"
-    );
 }

@@ -258,7 +258,7 @@ fn backoff(base: Duration, attempt: u32, error: &Error) -> Duration {
         .saturating_mul(1u32 << (attempt - 1).min(16))
         .min(MAX_RETRY_BACKOFF);
     let jitter = 0.75 + 0.5 * pseudo_random();
-    let pause = exp.mul_f64(jitter);
+    let pause = exp.mul_f64(jitter).min(MAX_RETRY_BACKOFF); // the cap holds after jitter too
     match error {
         Error::Transport {
             retry_after: Some(ra),
