@@ -148,6 +148,33 @@ impl ResultCache {
         }
         drop(shard);
         self.counters.inserts.fetch_add(1, Ordering::Relaxed);
+        if !self.exact_shards() {
+            self.enforce_capacity();
+        }
+    }
+
+    /// Whether the shards' bounds add up to exactly the capacity (no slack to police).
+    fn exact_shards(&self) -> bool {
+        let capacity = self.capacity.load(Ordering::Relaxed) as usize;
+        self.shards.len() == 1 || capacity.is_multiple_of(self.shards.len())
+    }
+
+    /// Drops the oldest entries (by insertion) across shards until the whole
+    /// cache is within its capacity (shard bounds round up).
+    fn enforce_capacity(&self) {
+        let capacity = self.capacity.load(Ordering::Relaxed) as usize;
+        while self.len() > capacity {
+            let oldest = self
+                .shards
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.lock().peek_lru().map(|(_, e)| (e.expires, i)))
+                .min();
+            let Some((_, shard)) = oldest else { return };
+            if self.shards[shard].lock().pop_lru().is_some() {
+                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Drops every entry of `service`; returns how many.
@@ -212,10 +239,9 @@ impl ResultCache {
             let before = s.len();
             s.resize(per);
             let evicted = before.saturating_sub(s.len());
-            self.counters
-                .evictions
-                .fetch_add(evicted as u64, Ordering::Relaxed);
+            self.counters.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
         }
+        self.enforce_capacity();
     }
 
     /// Entries held now.
@@ -328,6 +354,21 @@ mod tests {
         let s = c.stats();
         assert_eq!((s.hits, s.inserts, s.evictions), (2, 3, 1));
         assert!(s.expirations >= 1 && s.misses == 2);
+    }
+
+    #[test]
+    fn capacity_is_exact_across_shards() {
+        let c = ResultCache::new(1000, Duration::from_secs(10));
+        for i in 0..50 {
+            c.insert(format!("k{i}"), "s", result("x"));
+        }
+        c.reconfigure(3, Duration::from_secs(10));
+        assert_eq!(c.len(), 3);
+        for i in 50..100 {
+            c.insert(format!("k{i}"), "s", result("x"));
+        }
+        assert_eq!(c.len(), 3);
+        assert!(c.get("k99").is_some(), "the newest entry stays");
     }
 
     #[test]

@@ -27,6 +27,9 @@ use crate::transport::http::HttpTransport;
 use crate::transport::stdio::StdioTransport;
 use crate::transport::{Inbound, OutgoingRequest, Transport};
 
+/// The longest a background cancellation notification may take.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Limits and identity used by a session.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
@@ -633,7 +636,8 @@ impl Session {
                         ..
                     },
                 ) => {
-                    self.send_cancel(id, "timeout");
+                    // The server may hang: the caller must not wait for this POST too.
+                    self.send_cancel_in_background(id);
                     Err(e)
                 }
                 Err(e) => Err(e),
@@ -741,6 +745,24 @@ impl Session {
             self.send_cancel(id, "timeout");
         }
         removed
+    }
+
+    /// Tells the server a request timed out, on a short-lived thread with a short limit.
+    fn send_cancel_in_background(&self, id: i64) {
+        let session = self.clone();
+        let _ = std::thread::Builder::new()
+            .name("mcps-cancel".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let params = json!({ "requestId": id, "reason": "timeout" });
+                let mut buf = Vec::with_capacity(96);
+                jsonrpc::write_notification(&mut buf, methods::CANCELLED, Some(&params));
+                buf.push(b'\n');
+                let timeout = session.inner.options.write_timeout.min(CANCEL_TIMEOUT);
+                if let Err(e) = session.inner.transport.send_message(&buf, timeout) {
+                    log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", session.inner.router.service);
+                }
+            });
     }
 
     fn send_cancel(&self, id: i64, reason: &str) {

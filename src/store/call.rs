@@ -230,14 +230,21 @@ fn invoke_with_retries(
                 options.progress.as_ref(),
                 sizes,
             );
-            if matches!(
+            // A hung server, or one that stopped accepting connections, fails its
+            // next health check (within a second) and is evicted; the service state follows.
+            let suspect = matches!(
                 r,
                 Err(Error::Timeout {
                     phase: TimeoutPhase::Response,
                     ..
+                }) | Err(Error::Transport {
+                    sent: false,
+                    status: None,
+                    ..
                 })
-            ) {
-                lease.mark_suspect(); // a hung server fails its next health check and is evicted
+            );
+            if suspect {
+                lease.mark_suspect();
             }
             r
         });
@@ -271,7 +278,7 @@ fn backoff(base: Duration, attempt: u32, error: &Error) -> Duration {
         .saturating_mul(1u32 << (attempt - 1).min(16))
         .min(MAX_RETRY_BACKOFF);
     let jitter = 0.75 + 0.5 * pseudo_random();
-    let pause = exp.mul_f64(jitter);
+    let pause = exp.mul_f64(jitter).min(MAX_RETRY_BACKOFF); // the cap holds after jitter too
     match error {
         Error::Transport {
             retry_after: Some(ra),

@@ -61,6 +61,12 @@ impl Maintenance {
 }
 
 fn run(store: Weak<StoreInner>, rx: Receiver<Signal>) {
+    // The thread starts while the store's `Arc` is still being built, when the
+    // weak reference cannot be upgraded yet: wait for the first wake-up, sent
+    // once the store exists (or for the store to go away).
+    if rx.recv().is_err() {
+        return;
+    }
     loop {
         let next = match store.upgrade() {
             Some(inner) => round(&inner),

@@ -122,6 +122,10 @@ pub(crate) struct StoreInner {
 impl StoreInner {
     /// Rebuilds the tool index from every service's tool list.
     pub(crate) fn rebuild_index(&self) {
+        // Read the tool lists and publish the index under one lock: two services
+        // loading their tools at once must not publish an index built from a
+        // snapshot that misses the other's tools.
+        let mut index = self.index.write();
         let services: Vec<_> = self
             .services
             .read()
@@ -135,9 +139,7 @@ impl StoreInner {
                 .or_insert_with(|| crate::metrics::ToolMetrics::new(service, tool))
                 .clone()
         };
-        let index = ToolIndex::build(&services, &mut metrics_for);
-        drop(registry);
-        *self.index.write() = Arc::new(index);
+        *index = Arc::new(ToolIndex::build(&services, &mut metrics_for));
     }
 
     /// A service's tools changed: drop what was cached for it.
@@ -272,6 +274,7 @@ impl Store {
         if memory.monitoring_enabled {
             inner.monitor.start(memory.monitoring_interval);
         }
+        inner.maintenance.wake(); // the store exists now: let the maintenance thread start
         Ok(Store { inner })
     }
 

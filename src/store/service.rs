@@ -112,8 +112,13 @@ impl Service {
     }
 
     /// Whether the service has finished starting: tools loaded, or connecting failed.
+    ///
+    /// The pool leaves `Initializing` only after the first session's tools were
+    /// loaded (or a connection failed), so the state alone says it; checking
+    /// `tools_loaded` too would let `wait_ready` return in between, while the
+    /// service still reports `initializing`.
     pub fn settled(&self) -> bool {
-        self.tools_loaded() || !matches!(self.pool.state().0, ServiceState::Initializing)
+        !matches!(self.pool.state().0, ServiceState::Initializing)
     }
 
     /// The service's pool statistics.

@@ -326,8 +326,9 @@ impl Transport for HttpTransport {
         let deadline = Instant::now() + timeout;
         let (mut response, carried) = self.post(request.body, initialize, timeout)?;
         self.check_status(&mut response, carried)?;
-        if initialize && let Some(id) = response.headers().get(SESSION_HEADER) {
-            *self.session_id.write() = Some(id.clone());
+        if initialize {
+            // Replaces the id of an expired session (none: the server is stateless).
+            *self.session_id.write() = response.headers().get(SESSION_HEADER).cloned();
         }
         let content_type = response
             .headers()
@@ -373,8 +374,10 @@ impl Transport for HttpTransport {
     }
 
     fn begin_session(&self) {
-        *self.session_id.write() = None;
-        *self.protocol_version.write() = None;
+        // Nothing to forget: `initialize` is sent without the session headers and
+        // its answer replaces the session id. Clearing the id here would make
+        // requests of other threads, sent while the session is renewed, fail
+        // with 400 (no session id) instead of 404 (which they recover from).
     }
 
     fn set_protocol_version(&self, version: &str) {
