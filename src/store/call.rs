@@ -38,7 +38,7 @@ impl StoreInner {
     /// Resolves a tool name; waits for services still starting before saying it is unknown.
     pub(crate) fn resolve(&self, name: &str) -> Result<ToolRef> {
         let index = self.index();
-        match index.resolve(name) {
+        let result = match index.resolve(name) {
             Ok(r) => Ok(r),
             Err(Error::ToolNotFound { .. }) if self.any_unsettled() => {
                 let wait = self.config.read().pool.connection_timeout;
@@ -46,6 +46,34 @@ impl StoreInner {
                 self.index().resolve(name)
             }
             Err(e) => Err(e),
+        };
+        result.map_err(|e| self.explain_missing(name, e))
+    }
+
+    /// A tool of a service that is not serving is "unreachable", not "unknown".
+    fn explain_missing(&self, name: &str, error: Error) -> Error {
+        if !matches!(error, Error::ToolNotFound { .. }) {
+            return error;
+        }
+        let services = self.services.read();
+        let down = services.values().find(|s| {
+            !s.tools_loaded()
+                && (name.strip_prefix(s.name()).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('_')))
+        });
+        match down {
+            Some(s) => {
+                let (state, last) = s.pool().state();
+                Error::Closed {
+                    message: format!(
+                        "service '{}' is {}: {}",
+                        s.name(),
+                        state.as_str(),
+                        last.unwrap_or_else(|| "not connected".into())
+                    ),
+                    sent: false,
+                }
+            }
+            None => error,
         }
     }
 

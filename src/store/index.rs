@@ -116,7 +116,17 @@ impl ToolIndex {
 
     /// Up to five known names close to `name`.
     pub fn suggest(&self, name: &str) -> Vec<String> {
-        suggest(name, self.entries.keys().map(String::as_str))
+        let mut found = suggest(name, self.entries.keys().map(String::as_str));
+        // `svc.tool` with a misspelled service: suggest by the tool part too.
+        if let Some((_, tool)) = name.split_once('.') {
+            for s in suggest(tool, self.qualified.iter().map(String::as_str)) {
+                if !found.contains(&s) {
+                    found.push(s);
+                }
+            }
+            found.truncate(5);
+        }
+        found
     }
 
     /// Every tool's qualified name (`service.tool`), sorted.
