@@ -24,6 +24,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod exec;
+pub mod ffi;
 pub mod pool;
 pub mod protocol;
 pub mod servers;

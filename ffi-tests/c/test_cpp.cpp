@@ -1,0 +1,2 @@
+#include "mcpstore.h"
+int main() { return 0; }

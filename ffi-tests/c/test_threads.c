@@ -1,0 +1,2 @@
+#include "common.h"
+int main(void) { CHECK(1); return finish("test_threads"); }
