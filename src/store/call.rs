@@ -164,6 +164,7 @@ impl StoreInner {
         let state = HandleState::new(crate::exec::default_wait(cfg.batch.call_timeout));
         let handle = CallHandle { state: state.clone() };
         let store = self.clone();
+        let id = self.in_flight.start(&state);
         executor.spawn(move || {
             let options = CallOptions {
                 cancel: Some(state.cancel.clone()),
@@ -181,6 +182,7 @@ impl StoreInner {
                 store.call(&call.tool, &call.arguments, &options)
             };
             let final_result = state.resolve(outcome);
+            store.in_flight.finish(id);
             store.limiter.release();
             // A panicking callback must not take the worker down.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_done(final_result)));

@@ -107,6 +107,7 @@ pub(crate) struct StoreInner {
     cache_enabled: std::sync::atomic::AtomicBool,
     executor: std::sync::OnceLock<std::result::Result<crate::exec::Executor, Error>>,
     pub(crate) limiter: crate::exec::Limiter,
+    pub(crate) in_flight: crate::exec::InFlight,
     services: RwLock<BTreeMap<String, Arc<Service>>>,
     index: RwLock<Arc<ToolIndex>>,
     settled: (Mutex<()>, Condvar),
@@ -197,6 +198,7 @@ impl StoreInner {
     fn shutdown(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.maintenance.stop();
+        self.in_flight.close_all();
         let services: Vec<_> = std::mem::take(&mut *self.services.write())
             .into_values()
             .collect();
@@ -242,6 +244,7 @@ impl Store {
             cache_enabled: std::sync::atomic::AtomicBool::new(config.cache.enabled),
             executor: std::sync::OnceLock::new(),
             limiter: crate::exec::Limiter::new(config.batch.max_concurrent_calls),
+            in_flight: crate::exec::InFlight::default(),
             config: RwLock::new(config),
             services: RwLock::new(BTreeMap::new()),
             index: RwLock::new(Arc::new(ToolIndex::default())),
