@@ -22,7 +22,7 @@ fn header_matches_a_fresh_generation() {
             .lines()
             .zip(committed.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(|| fresh.lines().count().min(committed.lines().count()), |i| i);
+            .unwrap_or_else(|| fresh.lines().count().min(committed.lines().count()));
         panic!(
             "include/mcpstore.h is out of date (first difference at line {}): regenerate it with `{REGENERATE}` and commit it",
             line + 1

@@ -74,3 +74,6 @@ pub unsafe extern "C" fn mcps_string_free(s: *mut c_char) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests;

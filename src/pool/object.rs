@@ -265,6 +265,19 @@ mod tests {
     }
 
     #[test]
+    fn take_and_put_back_count_as_active() {
+        let pool = ObjectPool::new(2, Vec::<u8>::new, Vec::clear);
+        let mut v = pool.take();
+        v.push(1);
+        assert_eq!(pool.stats().active_objects, 1);
+        pool.put_back(v);
+        let s = pool.stats();
+        assert_eq!((s.active_objects, s.pool_size), (0, 1));
+        assert!(pool.take().is_empty(), "reset ran");
+        assert_eq!(pool.stats().reused, 1);
+    }
+
+    #[test]
     fn many_threads() {
         let pool = ObjectPool::new(4, || 0u64, |v| *v = 0);
         std::thread::scope(|s| {
