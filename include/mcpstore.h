@@ -193,309 +193,6 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library's version, e.g. `"0.1.0"` (the same as the
- * `MCPS_VERSION_MAJOR/MINOR/PATCH` macros of the header it was built with).
- *
- * Ownership: a static string; do not free it. Threads: any.
- */
-const char *mcps_version(void);
-
-/**
- * Frees a string the library returned through a `char **out_json`
- * parameter. `mcps_string_free(NULL)` does nothing. Never pass it a string
- * that belongs to a handle (`mcps_result_json`, `mcps_error_message`, ...).
- *
- * Ownership: takes `s`. Threads: any, but only once per string.
- *
- * # Safety
- * `s` is NULL or a string from an `out_json` parameter, not freed yet.
- */
-void mcps_string_free(char *s);
-
-/**
- * Creates a store from the text of an `mcp.json` file:
- * `{"mcpServers": {NAME: {"command", "args", "env", "cwd"} | {"url", "headers"}}, "performance": {...}}`;
- * `MCPSTORE_*` environment variables override its `performance` settings.
- * `config_json == NULL` gives a store with the default settings and no service.
- *
- * Services connect in the background; calls that need one wait until it is ready.
- * On success writes a new store to `*out`, which the caller frees with `mcps_store_free`.
- * Threads: any.
- *
- * # Safety
- * `config_json` is NULL or a NUL-terminated string; `out` points to writable
- * memory; `err` is NULL or points to writable memory.
- */
-mcps_status mcps_store_new(const char *config_json,
-                           mcps_store **out,
-                           mcps_error **err);
-
-/**
- * Creates a store from an `mcp.json` file (same format as `mcps_store_new`).
- *
- * On success writes a new store to `*out`, which the caller frees with `mcps_store_free`.
- * Threads: any.
- *
- * # Safety
- * `path` is a NUL-terminated string (NULL is refused); `out` points to
- * writable memory; `err` is NULL or points to writable memory.
- */
-mcps_status mcps_store_new_from_file(const char *path, mcps_store **out, mcps_error **err);
-
-/**
- * Frees a store: closes every session, ends its child processes and threads.
- * `mcps_store_free(NULL)` does nothing.
- *
- * Background calls still pending complete with `MCPS_ERR_CLOSED` (or
- * `MCPS_ERR_CANCELLED`): their callbacks still run, on a library worker
- * thread, possibly after this function returned, so their `userdata` must
- * stay valid until then; their `mcps_call` handles and completion queues
- * stay valid until freed. Blocks until the sessions are closed.
- *
- * Ownership: takes `store`. Threads: any, but no other thread may use the
- * store during or after this call.
- *
- * # Safety
- * `store` is NULL or a live store that no other thread uses any more.
- */
-void mcps_store_free(mcps_store *store);
-
-/**
- * Adds a service named `name` from its `mcp.json` entry (`service_json`,
- * e.g. `{"command": "server", "args": []}` or `{"url": "http://host/mcp"}`)
- * and starts connecting to it in the background.
- *
- * Fails with `MCPS_ERR_CONFIG` for a bad entry, a bad name or a name in use.
- * Ownership: borrows every argument. Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `name` and `service_json` are NUL-terminated
- * strings (NULL is refused); `err` is NULL or points to writable memory.
- */
-mcps_status mcps_store_add_service(const mcps_store *s,
-                                   const char *name,
-                                   const char *service_json,
-                                   mcps_error **err);
-
-/**
- * Adds every service of an `mcp.json` text (`{"mcpServers": {...}}`); its
- * `performance.pool` settings, if any, apply to those services.
- *
- * Ownership: borrows every argument. Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `config_json` is a NUL-terminated string (NULL is
- * refused); `err` is NULL or points to writable memory.
- */
-mcps_status mcps_store_load_json(const mcps_store *s, const char *config_json, mcps_error **err);
-
-/**
- * Removes a service and closes its sessions (`MCPS_ERR_SERVICE_NOT_FOUND` if there is none).
- *
- * Ownership: borrows every argument. Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `name` is a NUL-terminated string (NULL is refused);
- * `err` is NULL or points to writable memory.
- */
-mcps_status mcps_store_remove_service(const mcps_store *s, const char *name, mcps_error **err);
-
-/**
- * The services as a JSON array of `{"name", "transport", "state",
- * "last_error", "server_info", "protocol_version", "tool_count", "sessions"}`.
- *
- * On success writes a new string to `*out_json`; the caller frees it with
- * `mcps_string_free`. Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `out_json` points to writable memory; `err` is NULL
- * or points to writable memory.
- */
-mcps_status mcps_store_list_services(const mcps_store *s, char **out_json, mcps_error **err);
-
-/**
- * The tools of one service (`service`), or of every service (`service ==
- * NULL`), as a JSON array of tool objects (`name`, `description`,
- * `inputSchema`, `annotations`, ...) each with an added `"service"` field.
- * Waits for services that are still connecting.
- *
- * On success writes a new string to `*out_json`; the caller frees it with
- * `mcps_string_free`. Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `service` is NULL or a NUL-terminated string;
- * `out_json` points to writable memory; `err` is NULL or points to writable memory.
- */
-mcps_status mcps_store_list_tools(const mcps_store *s,
-                                  const char *service,
-                                  char **out_json,
-                                  mcps_error **err);
-
-/**
- * Calls a tool and waits for its result.
- *
- * `tool` is `service.tool`, `service_tool` or a bare name unique across
- * services; `args_json` is a JSON object (NULL means `{}`). Read-only tools
- * are answered from the result cache when they can be. A tool that reports
- * an error is a success (`MCPS_OK`) with `mcps_result_is_error` true.
- *
- * On success writes a new result to `*out`; the caller frees it with
- * `mcps_result_free`. Blocks the calling thread (up to the store's
- * `call_timeout`). Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `tool` is a NUL-terminated string (NULL is refused);
- * `args_json` is NULL or a NUL-terminated string; `out` points to writable
- * memory; `err` is NULL or points to writable memory.
- */
-mcps_status mcps_store_call_tool(const mcps_store *s,
-                                 const char *tool,
-                                 const char *args_json,
-                                 mcps_result **out,
-                                 mcps_error **err);
-
-/**
- * Runs many calls with bounded parallelism and waits for all of them.
- *
- * `calls_json` is a JSON array of `{"tool": NAME, "arguments": {...},
- * "cache_key": KEY?}`. The result, written to `*out_json`, is a JSON array
- * in input order whose items are either a `CallToolResult` or
- * `{"error": {"code": STATUS, "kind", "message", "rpc_code"?}}`; one call's
- * failure (a malformed item included) does not fail the batch.
- *
- * The caller frees `*out_json` with `mcps_string_free`. Blocks the calling
- * thread. Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `calls_json` is a NUL-terminated string (NULL is
- * refused); `out_json` points to writable memory; `err` is NULL or points
- * to writable memory.
- */
-mcps_status mcps_store_batch_call(const mcps_store *s,
-                                  const char *calls_json,
-                                  char **out_json,
-                                  mcps_error **err);
-
-/**
- * The store's statistics as a JSON object: `pool` (per service), `cache`,
- * `executor` and `objects` (object pools, `c_results` among them).
- *
- * On success writes a new string to `*out_json`; the caller frees it with
- * `mcps_string_free`. Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `out_json` points to writable memory; `err` is NULL
- * or points to writable memory.
- */
-mcps_status mcps_store_stats(const mcps_store *s, char **out_json, mcps_error **err);
-
-/**
- * Empties the result cache. `s == NULL` gives `MCPS_ERR_INVALID_ARGUMENT`.
- *
- * Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is NULL or a live store.
- */
-mcps_status mcps_store_clear_cache(const mcps_store *s);
-
-/**
- * The result as JSON text: the `CallToolResult` object as the server sent
- * it (`content`, `structuredContent`, `isError`, `_meta`, ...).
- *
- * Ownership: the string belongs to `r` and lives as long as `r`; do not
- * free it. Threads: any, also several at once. `r == NULL` gives NULL.
- *
- * # Safety
- * `r` is NULL or a live result (owned, or lent to the running callback).
- */
-const char *mcps_result_json(const mcps_result *r);
-
-/**
- * The text of the result's `text` content items, joined with newlines
- * (empty when there is none; cut at the first NUL character, if any).
- *
- * Ownership: the string belongs to `r` and lives as long as `r`; do not
- * free it. Threads: any, also several at once. `r == NULL` gives NULL.
- *
- * # Safety
- * `r` is NULL or a live result (owned, or lent to the running callback).
- */
-const char *mcps_result_text(const mcps_result *r);
-
-/**
- * Whether the tool reported an error (`isError: true`): the call worked
- * and the tool failed; this is data, not an `mcps_error`.
- *
- * Ownership: borrows `r`. Threads: any. `r == NULL` gives false.
- *
- * # Safety
- * `r` is NULL or a live result (owned, or lent to the running callback).
- */
-bool mcps_result_is_error(const mcps_result *r);
-
-/**
- * Frees an owned result: it goes back to the library's object pool, and
- * the strings it lent become invalid. `mcps_result_free(NULL)` does nothing.
- *
- * Ownership: takes `r`. Never free a result lent to a callback.
- * Threads: any, but only once per result.
- *
- * # Safety
- * `r` is NULL or an owned result that has not been freed.
- */
-void mcps_result_free(mcps_result *r);
-
-/**
- * Starts a call in the background and returns at once.
- *
- * `tool` and `args_json` are as for `mcps_store_call_tool`. When `cb` is
- * not NULL it runs exactly once with the outcome (with `userdata` as its
- * first argument), on a library worker thread, possibly concurrently with
- * other callbacks and possibly before this function returns. When this
- * function fails, the call did not start and `cb` never runs. Waits up to
- * the store's `submit_timeout` for a free slot when `max_concurrent_calls`
- * calls are in flight, then fails with `MCPS_ERR_BUSY`.
- *
- * When `out` is not NULL, writes a new handle to `*out` on success, which
- * the caller frees with `mcps_call_free` (freeing it does not cancel the
- * call). Threads: any; the store is thread-safe.
- *
- * # Safety
- * `s` is a live store; `tool` is a NUL-terminated string (NULL is refused);
- * `args_json` is NULL or a NUL-terminated string; `cb`, if not NULL, is a
- * function safe to call from any thread with `userdata`, which stays valid
- * until the callback has run; `out` and `err` are NULL or point to writable memory.
- */
-mcps_status mcps_store_submit(const mcps_store *s,
-                              const char *tool,
-                              const char *args_json,
-                              mcps_callback cb,
-                              void *userdata,
-                              mcps_call **out,
-                              mcps_error **err);
-
-/**
- * Waits up to `timeout_ms` milliseconds (0: do not wait; `UINT64_MAX`: no
- * limit) for a background call to finish, also after its callback ran
- * (any number of times).
- *
- * Finished: writes a new result to `*out` (the caller frees it with
- * `mcps_result_free`) and returns `MCPS_OK`, or returns the call's failure
- * (`MCPS_ERR_CLOSED` when its store was freed, `MCPS_ERR_CANCELLED` after
- * `mcps_call_cancel`, ...). Not finished in time: returns
- * `MCPS_ERR_NOT_READY` and the call goes on. Threads: any, also several at once.
- *
- * # Safety
- * `call` is a live handle; `out` points to writable memory; `err` is NULL
- * or points to writable memory.
- */
-mcps_status mcps_call_wait(mcps_call *call,
-                           uint64_t timeout_ms,
-                           mcps_result **out,
-                           mcps_error **err);
-
-/**
  * Cancels a background call: the server is told, and the call completes
  * with `MCPS_ERR_CANCELLED` (its callback, if any, runs with that status)
  * unless it had already finished. Returns `MCPS_OK`, or
@@ -519,6 +216,80 @@ mcps_status mcps_call_cancel(mcps_call *call);
 void mcps_call_free(mcps_call *call);
 
 /**
+ * Waits up to `timeout_ms` milliseconds (0: do not wait; `UINT64_MAX`: no
+ * limit) for a background call to finish, also after its callback ran
+ * (any number of times).
+ *
+ * Finished: writes a new result to `*out` (the caller frees it with
+ * `mcps_result_free`) and returns `MCPS_OK`, or returns the call's failure
+ * (`MCPS_ERR_CLOSED` when its store was freed, `MCPS_ERR_CANCELLED` after
+ * `mcps_call_cancel`, ...). Not finished in time: returns
+ * `MCPS_ERR_NOT_READY` and the call goes on. Threads: any, also several at once.
+ *
+ * # Safety
+ * `call` is a live handle; `out` points to writable memory; `err` is NULL
+ * or points to writable memory.
+ */
+mcps_status mcps_call_wait(mcps_call *call,
+                           uint64_t timeout_ms,
+                           mcps_result **out,
+                           mcps_error **err);
+
+/**
+ * The status of an error (never `MCPS_OK`).
+ *
+ * Ownership: borrows `e`. Threads: any. `e == NULL` gives `MCPS_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `e` is NULL or an error object that has not been freed.
+ */
+mcps_status mcps_error_code(const mcps_error *e);
+
+/**
+ * Frees an error object handed out by the library. `mcps_error_free(NULL)` does nothing.
+ *
+ * Ownership: takes `e`; do not use it afterwards. Never free an error that
+ * was only lent to a callback. Threads: any, but only once per error.
+ *
+ * # Safety
+ * `e` is NULL or an owned error object that has not been freed.
+ */
+void mcps_error_free(mcps_error *e);
+
+/**
+ * The error's message (UTF-8, for people, not for parsing).
+ *
+ * Ownership: the string belongs to `e` and lives as long as `e`; do not free it.
+ * Threads: any. `e == NULL` gives an empty string, never NULL.
+ *
+ * # Safety
+ * `e` is NULL or an error object that has not been freed.
+ */
+const char *mcps_error_message(const mcps_error *e);
+
+/**
+ * The JSON-RPC error code the server answered with (status `MCPS_ERR_RPC`), else 0.
+ *
+ * Ownership: borrows `e`. Threads: any. `e == NULL` gives 0.
+ *
+ * # Safety
+ * `e` is NULL or an error object that has not been freed.
+ */
+int64_t mcps_error_rpc_code(const mcps_error *e);
+
+/**
+ * Frees a completion queue; completions not taken yet are dropped (their
+ * calls go on). `mcps_queue_free(NULL)` does nothing.
+ *
+ * Ownership: takes `q`. Threads: any, but no other thread may use the
+ * queue during or after this call.
+ *
+ * # Safety
+ * `q` is NULL or a live queue that no other thread uses any more.
+ */
+void mcps_queue_free(mcps_queue *q);
+
+/**
  * Creates a completion queue on a store.
  *
  * On success writes a new queue to `*out`; the caller frees it with
@@ -529,24 +300,6 @@ void mcps_call_free(mcps_call *call);
  * points to writable memory.
  */
 mcps_status mcps_queue_new(const mcps_store *s, mcps_queue **out, mcps_error **err);
-
-/**
- * Starts a call in the background; its completion will carry `tag` and is
- * taken with `mcps_queue_next`. `tool` and `args_json` are as for
- * `mcps_store_call_tool`. Fails (and nothing will complete) with
- * `MCPS_ERR_CLOSED` when the store was freed, `MCPS_ERR_BUSY` when no slot
- * freed within `submit_timeout`. Threads: any, also several at once.
- *
- * # Safety
- * `q` is a live queue; `tool` is a NUL-terminated string (NULL is refused);
- * `args_json` is NULL or a NUL-terminated string; `err` is NULL or points
- * to writable memory.
- */
-mcps_status mcps_queue_submit(const mcps_queue *q,
-                              const char *tool,
-                              const char *args_json,
-                              uint64_t tag,
-                              mcps_error **err);
 
 /**
  * Takes the next completion, waiting up to `timeout_ms` milliseconds (0:
@@ -583,58 +336,305 @@ mcps_status mcps_queue_next(const mcps_queue *q,
 size_t mcps_queue_pending(const mcps_queue *q);
 
 /**
- * Frees a completion queue; completions not taken yet are dropped (their
- * calls go on). `mcps_queue_free(NULL)` does nothing.
- *
- * Ownership: takes `q`. Threads: any, but no other thread may use the
- * queue during or after this call.
+ * Starts a call in the background; its completion will carry `tag` and is
+ * taken with `mcps_queue_next`. `tool` and `args_json` are as for
+ * `mcps_store_call_tool`. Fails (and nothing will complete) with
+ * `MCPS_ERR_CLOSED` when the store was freed, `MCPS_ERR_BUSY` when no slot
+ * freed within `submit_timeout`. Threads: any, also several at once.
  *
  * # Safety
- * `q` is NULL or a live queue that no other thread uses any more.
+ * `q` is a live queue; `tool` is a NUL-terminated string (NULL is refused);
+ * `args_json` is NULL or a NUL-terminated string; `err` is NULL or points
+ * to writable memory.
  */
-void mcps_queue_free(mcps_queue *q);
+mcps_status mcps_queue_submit(const mcps_queue *q,
+                              const char *tool,
+                              const char *args_json,
+                              uint64_t tag,
+                              mcps_error **err);
 
 /**
- * The status of an error (never `MCPS_OK`).
+ * Frees an owned result: it goes back to the library's object pool, and
+ * the strings it lent become invalid. `mcps_result_free(NULL)` does nothing.
  *
- * Ownership: borrows `e`. Threads: any. `e == NULL` gives `MCPS_ERR_INVALID_ARGUMENT`.
+ * Ownership: takes `r`. Never free a result lent to a callback.
+ * Threads: any, but only once per result.
  *
  * # Safety
- * `e` is NULL or an error object that has not been freed.
+ * `r` is NULL or an owned result that has not been freed.
  */
-mcps_status mcps_error_code(const mcps_error *e);
+void mcps_result_free(mcps_result *r);
 
 /**
- * The error's message (UTF-8, for people, not for parsing).
+ * Whether the tool reported an error (`isError: true`): the call worked
+ * and the tool failed; this is data, not an `mcps_error`.
  *
- * Ownership: the string belongs to `e` and lives as long as `e`; do not free it.
- * Threads: any. `e == NULL` gives an empty string, never NULL.
+ * Ownership: borrows `r`. Threads: any. `r == NULL` gives false.
  *
  * # Safety
- * `e` is NULL or an error object that has not been freed.
+ * `r` is NULL or a live result (owned, or lent to the running callback).
  */
-const char *mcps_error_message(const mcps_error *e);
+bool mcps_result_is_error(const mcps_result *r);
 
 /**
- * The JSON-RPC error code the server answered with (status `MCPS_ERR_RPC`), else 0.
+ * The result as JSON text: the `CallToolResult` object as the server sent
+ * it (`content`, `structuredContent`, `isError`, `_meta`, ...).
  *
- * Ownership: borrows `e`. Threads: any. `e == NULL` gives 0.
+ * Ownership: the string belongs to `r` and lives as long as `r`; do not
+ * free it. Threads: any, also several at once. `r == NULL` gives NULL.
  *
  * # Safety
- * `e` is NULL or an error object that has not been freed.
+ * `r` is NULL or a live result (owned, or lent to the running callback).
  */
-int64_t mcps_error_rpc_code(const mcps_error *e);
+const char *mcps_result_json(const mcps_result *r);
 
 /**
- * Frees an error object handed out by the library. `mcps_error_free(NULL)` does nothing.
+ * The text of the result's `text` content items, joined with newlines
+ * (empty when there is none; cut at the first NUL character, if any).
  *
- * Ownership: takes `e`; do not use it afterwards. Never free an error that
- * was only lent to a callback. Threads: any, but only once per error.
+ * Ownership: the string belongs to `r` and lives as long as `r`; do not
+ * free it. Threads: any, also several at once. `r == NULL` gives NULL.
  *
  * # Safety
- * `e` is NULL or an owned error object that has not been freed.
+ * `r` is NULL or a live result (owned, or lent to the running callback).
  */
-void mcps_error_free(mcps_error *e);
+const char *mcps_result_text(const mcps_result *r);
+
+/**
+ * Adds a service named `name` from its `mcp.json` entry (`service_json`,
+ * e.g. `{"command": "server", "args": []}` or `{"url": "http://host/mcp"}`)
+ * and starts connecting to it in the background.
+ *
+ * Fails with `MCPS_ERR_CONFIG` for a bad entry, a bad name or a name in use.
+ * Ownership: borrows every argument. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `name` and `service_json` are NUL-terminated
+ * strings (NULL is refused); `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_add_service(const mcps_store *s,
+                                   const char *name,
+                                   const char *service_json,
+                                   mcps_error **err);
+
+/**
+ * Runs many calls with bounded parallelism and waits for all of them.
+ *
+ * `calls_json` is a JSON array of `{"tool": NAME, "arguments": {...},
+ * "cache_key": KEY?}`. The result, written to `*out_json`, is a JSON array
+ * in input order whose items are either a `CallToolResult` or
+ * `{"error": {"code": STATUS, "kind", "message", "rpc_code"?}}`; one call's
+ * failure (a malformed item included) does not fail the batch.
+ *
+ * The caller frees `*out_json` with `mcps_string_free`. Blocks the calling
+ * thread. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `calls_json` is a NUL-terminated string (NULL is
+ * refused); `out_json` points to writable memory; `err` is NULL or points
+ * to writable memory.
+ */
+mcps_status mcps_store_batch_call(const mcps_store *s,
+                                  const char *calls_json,
+                                  char **out_json,
+                                  mcps_error **err);
+
+/**
+ * Calls a tool and waits for its result.
+ *
+ * `tool` is `service.tool`, `service_tool` or a bare name unique across
+ * services; `args_json` is a JSON object (NULL means `{}`). Read-only tools
+ * are answered from the result cache when they can be. A tool that reports
+ * an error is a success (`MCPS_OK`) with `mcps_result_is_error` true.
+ *
+ * On success writes a new result to `*out`; the caller frees it with
+ * `mcps_result_free`. Blocks the calling thread (up to the store's
+ * `call_timeout`). Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `tool` is a NUL-terminated string (NULL is refused);
+ * `args_json` is NULL or a NUL-terminated string; `out` points to writable
+ * memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_call_tool(const mcps_store *s,
+                                 const char *tool,
+                                 const char *args_json,
+                                 mcps_result **out,
+                                 mcps_error **err);
+
+/**
+ * Empties the result cache. `s == NULL` gives `MCPS_ERR_INVALID_ARGUMENT`.
+ *
+ * Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is NULL or a live store.
+ */
+mcps_status mcps_store_clear_cache(const mcps_store *s);
+
+/**
+ * Frees a store: closes every session, ends its child processes and threads.
+ * `mcps_store_free(NULL)` does nothing.
+ *
+ * Background calls still pending complete with `MCPS_ERR_CLOSED` (or
+ * `MCPS_ERR_CANCELLED`): their callbacks still run, on a library worker
+ * thread, possibly after this function returned, so their `userdata` must
+ * stay valid until then; their `mcps_call` handles and completion queues
+ * stay valid until freed. Blocks until the sessions are closed.
+ *
+ * Ownership: takes `store`. Threads: any, but no other thread may use the
+ * store during or after this call.
+ *
+ * # Safety
+ * `store` is NULL or a live store that no other thread uses any more.
+ */
+void mcps_store_free(mcps_store *store);
+
+/**
+ * The services as a JSON array of `{"name", "transport", "state",
+ * "last_error", "server_info", "protocol_version", "tool_count", "sessions"}`.
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `out_json` points to writable memory; `err` is NULL
+ * or points to writable memory.
+ */
+mcps_status mcps_store_list_services(const mcps_store *s, char **out_json, mcps_error **err);
+
+/**
+ * The tools of one service (`service`), or of every service (`service ==
+ * NULL`), as a JSON array of tool objects (`name`, `description`,
+ * `inputSchema`, `annotations`, ...) each with an added `"service"` field.
+ * Waits for services that are still connecting.
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string;
+ * `out_json` points to writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_list_tools(const mcps_store *s,
+                                  const char *service,
+                                  char **out_json,
+                                  mcps_error **err);
+
+/**
+ * Adds every service of an `mcp.json` text (`{"mcpServers": {...}}`); its
+ * `performance.pool` settings, if any, apply to those services.
+ *
+ * Ownership: borrows every argument. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `config_json` is a NUL-terminated string (NULL is
+ * refused); `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_load_json(const mcps_store *s, const char *config_json, mcps_error **err);
+
+/**
+ * Creates a store from the text of an `mcp.json` file:
+ * `{"mcpServers": {NAME: {"command", "args", "env", "cwd"} | {"url", "headers"}}, "performance": {...}}`;
+ * `MCPSTORE_*` environment variables override its `performance` settings.
+ * `config_json == NULL` gives a store with the default settings and no service.
+ *
+ * Services connect in the background; calls that need one wait until it is ready.
+ * On success writes a new store to `*out`, which the caller frees with `mcps_store_free`.
+ * Threads: any.
+ *
+ * # Safety
+ * `config_json` is NULL or a NUL-terminated string; `out` points to writable
+ * memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_new(const char *config_json,
+                           mcps_store **out,
+                           mcps_error **err);
+
+/**
+ * Creates a store from an `mcp.json` file (same format as `mcps_store_new`).
+ *
+ * On success writes a new store to `*out`, which the caller frees with `mcps_store_free`.
+ * Threads: any.
+ *
+ * # Safety
+ * `path` is a NUL-terminated string (NULL is refused); `out` points to
+ * writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_new_from_file(const char *path, mcps_store **out, mcps_error **err);
+
+/**
+ * Removes a service and closes its sessions (`MCPS_ERR_SERVICE_NOT_FOUND` if there is none).
+ *
+ * Ownership: borrows every argument. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `name` is a NUL-terminated string (NULL is refused);
+ * `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_remove_service(const mcps_store *s, const char *name, mcps_error **err);
+
+/**
+ * The store's statistics as a JSON object: `pool` (per service), `cache`,
+ * `executor` and `objects` (object pools, `c_results` among them).
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `out_json` points to writable memory; `err` is NULL
+ * or points to writable memory.
+ */
+mcps_status mcps_store_stats(const mcps_store *s, char **out_json, mcps_error **err);
+
+/**
+ * Starts a call in the background and returns at once.
+ *
+ * `tool` and `args_json` are as for `mcps_store_call_tool`. When `cb` is
+ * not NULL it runs exactly once with the outcome (with `userdata` as its
+ * first argument), on a library worker thread, possibly concurrently with
+ * other callbacks and possibly before this function returns. When this
+ * function fails, the call did not start and `cb` never runs. Waits up to
+ * the store's `submit_timeout` for a free slot when `max_concurrent_calls`
+ * calls are in flight, then fails with `MCPS_ERR_BUSY`.
+ *
+ * When `out` is not NULL, writes a new handle to `*out` on success, which
+ * the caller frees with `mcps_call_free` (freeing it does not cancel the
+ * call). Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `tool` is a NUL-terminated string (NULL is refused);
+ * `args_json` is NULL or a NUL-terminated string; `cb`, if not NULL, is a
+ * function safe to call from any thread with `userdata`, which stays valid
+ * until the callback has run; `out` and `err` are NULL or point to writable memory.
+ */
+mcps_status mcps_store_submit(const mcps_store *s,
+                              const char *tool,
+                              const char *args_json,
+                              mcps_callback cb,
+                              void *userdata,
+                              mcps_call **out,
+                              mcps_error **err);
+
+/**
+ * Frees a string the library returned through a `char **out_json`
+ * parameter. `mcps_string_free(NULL)` does nothing. Never pass it a string
+ * that belongs to a handle (`mcps_result_json`, `mcps_error_message`, ...).
+ *
+ * Ownership: takes `s`. Threads: any, but only once per string.
+ *
+ * # Safety
+ * `s` is NULL or a string from an `out_json` parameter, not freed yet.
+ */
+void mcps_string_free(char *s);
+
+/**
+ * The library's version, e.g. `"0.1.0"` (the same as the
+ * `MCPS_VERSION_MAJOR/MINOR/PATCH` macros of the header it was built with).
+ *
+ * Ownership: a static string; do not free it. Threads: any.
+ */
+const char *mcps_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

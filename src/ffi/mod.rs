@@ -12,7 +12,6 @@
 #![warn(missing_docs)]
 #![allow(non_camel_case_types)]
 
-// The header lists the modules' functions in this order.
 mod call;
 mod error;
 mod panic;
