@@ -266,7 +266,7 @@ fn backoff(base: Duration, attempt: u32, error: &Error) -> Duration {
             retry_after: Some(ra),
             ..
         } => pause.max(*ra).min(MAX_RETRY_BACKOFF),
-        _ => pause,
+        _ => pause.min(MAX_RETRY_BACKOFF),
     }
 }
 

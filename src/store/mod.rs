@@ -119,14 +119,16 @@ pub(crate) struct StoreInner {
 impl StoreInner {
     /// Rebuilds the tool index from every service's tool list.
     pub(crate) fn rebuild_index(&self) {
+        // Held across the snapshot: two services loading at once cannot
+        // overwrite each other's newer tool list with an older snapshot.
+        let mut slot = self.index.write();
         let services: Vec<_> = self
             .services
             .read()
             .values()
             .map(|s| (s.clone(), s.tools()))
             .collect();
-        let index = ToolIndex::build(&services);
-        *self.index.write() = Arc::new(index);
+        *slot = Arc::new(ToolIndex::build(&services));
     }
 
     /// A service's tools changed: drop what was cached for it.
