@@ -239,7 +239,9 @@ impl ResultCache {
             let before = s.len();
             s.resize(per);
             let evicted = before.saturating_sub(s.len());
-            self.counters.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
+            self.counters
+                .evictions
+                .fetch_add(evicted as u64, Ordering::Relaxed);
         }
         self.enforce_capacity();
     }

@@ -24,6 +24,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod exec;
+pub mod ffi;
 pub mod metrics;
 pub mod monitor;
 pub mod pool;

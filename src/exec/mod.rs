@@ -4,6 +4,7 @@
 
 mod batch;
 mod handle;
+mod inflight;
 mod limiter;
 mod queue;
 
@@ -22,6 +23,7 @@ pub use queue::{Completion, CompletionQueue};
 
 pub(crate) use batch::run_batch;
 pub(crate) use handle::HandleState;
+pub(crate) use inflight::InFlight;
 pub(crate) use limiter::Limiter;
 
 /// The outcome of one call: the shared result or its own error.

@@ -47,13 +47,12 @@ impl CompletionQueue {
             sent: false,
         })?;
         let tx = self.tx.clone();
-        let pending = self.pending.clone();
-        pending.fetch_add(1, Ordering::AcqRel);
+        // Counted until `recv` hands the completion out (exact at any time).
+        self.pending.fetch_add(1, Ordering::AcqRel);
         let submitted = store.submit_call(
             call,
             Box::new(move |result: CallResult| {
                 let _ = tx.send(Completion { tag, result });
-                pending.fetch_sub(1, Ordering::AcqRel);
             }),
         );
         if submitted.is_err() {
@@ -64,21 +63,30 @@ impl CompletionQueue {
 
     /// Submissions not yet handed out by `recv`.
     pub fn pending(&self) -> usize {
-        self.pending.load(Ordering::Acquire) + self.rx.len()
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Counts a completion handed out.
+    fn taken(&self, c: Completion) -> Completion {
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+        c
     }
 
     /// The next completion, waiting up to `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Completion> {
-        self.rx.recv_timeout(timeout).map_err(|e| match e {
-            RecvTimeoutError::Timeout => Error::Timeout {
-                phase: TimeoutPhase::Wait,
-                after: timeout,
-            },
-            RecvTimeoutError::Disconnected => Error::Closed {
-                message: "queue closed".into(),
-                sent: false,
-            },
-        })
+        self.rx
+            .recv_timeout(timeout)
+            .map(|c| self.taken(c))
+            .map_err(|e| match e {
+                RecvTimeoutError::Timeout => Error::Timeout {
+                    phase: TimeoutPhase::Wait,
+                    after: timeout,
+                },
+                RecvTimeoutError::Disconnected => Error::Closed {
+                    message: "queue closed".into(),
+                    sent: false,
+                },
+            })
     }
 
     /// The next completion, waiting at most the store's call timeout plus a margin.
@@ -93,6 +101,6 @@ impl CompletionQueue {
 
     /// A completion if one is ready.
     pub fn try_recv(&self) -> Option<Completion> {
-        self.rx.try_recv().ok()
+        self.rx.try_recv().ok().map(|c| self.taken(c))
     }
 }

@@ -93,6 +93,22 @@ impl<T: Send + 'static> ObjectPool<T> {
         }
     }
 
+    /// Takes an idle object (or makes one) without a guard, for a holder that
+    /// cannot keep one (a pointer handed across the C ABI). It counts as
+    /// active until it comes back through [`ObjectPool::put_back`].
+    pub fn take(&self) -> T {
+        let mut guard = self.get();
+        let value = guard.value.take();
+        // `get` always fills the guard; the fallback never runs.
+        value.unwrap_or_else(|| (self.shared.factory)())
+    }
+
+    /// Returns an object obtained with [`ObjectPool::take`]: resets it and
+    /// keeps it idle (dropped when the pool is full).
+    pub fn put_back(&self, value: T) {
+        self.shared.put_back(value);
+    }
+
     /// Drops idle objects down to the pool's minimum (memory relief); returns how many.
     pub fn trim(&self) -> usize {
         let mut dropped = 0;
@@ -148,12 +164,19 @@ impl<T: Send + 'static> DerefMut for Pooled<T> {
     }
 }
 
+impl<T> Shared<T> {
+    /// Takes back an active object: resets it and keeps it idle if there is room.
+    fn put_back(&self, mut v: T) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+        (self.reset)(&mut v);
+        let _ = self.idle.push(v); // full: the object is simply dropped
+    }
+}
+
 impl<T: Send + 'static> Drop for Pooled<T> {
     fn drop(&mut self) {
-        if let Some(mut v) = self.value.take() {
-            self.pool.active.fetch_sub(1, Ordering::Relaxed);
-            (self.pool.reset)(&mut v);
-            let _ = self.pool.idle.push(v); // full: the object is simply dropped
+        if let Some(v) = self.value.take() {
+            self.pool.put_back(v);
         }
     }
 }
@@ -214,6 +237,19 @@ mod tests {
         let kept = pool.get().detach();
         assert!(kept.is_empty());
         assert_eq!(pool.stats().active_objects, 0);
+    }
+
+    #[test]
+    fn take_and_put_back_count_as_active() {
+        let pool = ObjectPool::new(2, Vec::<u8>::new, Vec::clear);
+        let mut v = pool.take();
+        v.push(1);
+        assert_eq!(pool.stats().active_objects, 1);
+        pool.put_back(v);
+        let s = pool.stats();
+        assert_eq!((s.active_objects, s.pool_size), (0, 1));
+        assert!(pool.take().is_empty(), "reset ran");
+        assert_eq!(pool.stats().reused, 1);
     }
 
     #[test]

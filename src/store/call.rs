@@ -58,7 +58,9 @@ impl StoreInner {
         let services = self.services.read();
         let down = services.values().find(|s| {
             !s.tools_loaded()
-                && (name.strip_prefix(s.name()).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('_')))
+                && (name
+                    .strip_prefix(s.name())
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('_')))
         });
         match down {
             Some(s) => {
@@ -201,6 +203,7 @@ impl StoreInner {
         let state = HandleState::new(crate::exec::default_wait(cfg.batch.call_timeout));
         let handle = CallHandle { state: state.clone() };
         let store = self.clone();
+        let id = self.in_flight.start(&state);
         executor.spawn(move || {
             let options = CallOptions {
                 cancel: Some(state.cancel.clone()),
@@ -218,6 +221,7 @@ impl StoreInner {
                 store.call(&call.tool, &call.arguments, &options)
             };
             let final_result = state.resolve(outcome);
+            store.in_flight.finish(id);
             store.limiter.release();
             // A panicking callback must not take the worker down.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_done(final_result)));
@@ -312,7 +316,7 @@ fn backoff(base: Duration, attempt: u32, error: &Error) -> Duration {
             retry_after: Some(ra),
             ..
         } => pause.max(*ra).min(MAX_RETRY_BACKOFF),
-        _ => pause,
+        _ => pause.min(MAX_RETRY_BACKOFF),
     }
 }
 

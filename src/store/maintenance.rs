@@ -70,7 +70,9 @@ fn run(store: Weak<StoreInner>, rx: Receiver<Signal>) {
     loop {
         let next = match store.upgrade() {
             Some(inner) => round(&inner),
-            None => return,
+            // Not constructed yet (the thread starts inside `Arc::new_cyclic`) or
+            // being dropped: look again soon; a dropped store disconnects `rx`.
+            None => Instant::now() + Duration::from_millis(5),
         };
         let sleep = next.saturating_duration_since(Instant::now()).min(MAX_SLEEP);
         match rx.recv_timeout(sleep) {

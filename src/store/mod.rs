@@ -111,6 +111,7 @@ pub(crate) struct StoreInner {
     pub(crate) metrics: Mutex<std::collections::HashMap<(String, String), Arc<crate::metrics::ToolMetrics>>>,
     pub(crate) monitor: crate::monitor::MemoryMonitor,
     started: Instant,
+    pub(crate) in_flight: crate::exec::InFlight,
     services: RwLock<BTreeMap<String, Arc<Service>>>,
     index: RwLock<Arc<ToolIndex>>,
     settled: (Mutex<()>, Condvar),
@@ -211,6 +212,7 @@ impl StoreInner {
     fn shutdown(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.maintenance.stop();
+        self.in_flight.close_all();
         let services: Vec<_> = std::mem::take(&mut *self.services.write())
             .into_values()
             .collect();
@@ -262,6 +264,7 @@ impl Store {
                 config.memory.monitoring_interval,
             ),
             started: Instant::now(),
+            in_flight: crate::exec::InFlight::default(),
             config: RwLock::new(config),
             services: RwLock::new(BTreeMap::new()),
             index: RwLock::new(Arc::new(ToolIndex::default())),

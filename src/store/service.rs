@@ -157,11 +157,12 @@ impl Service {
         };
         *self.tools.write() = Arc::new(tools.into_iter().map(Arc::new).collect());
         self.tools_stale.store(false, Ordering::Release);
-        self.tools_loaded.store(true, Ordering::Release);
         if let Some(store) = self.store.upgrade() {
             store.rebuild_index();
             store.on_tools_changed(&self.name);
         }
+        // Only now: a caller that sees the service settled must find its tools in the index.
+        self.tools_loaded.store(true, Ordering::Release);
         Ok(())
     }
 

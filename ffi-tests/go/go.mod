@@ -1,0 +1,3 @@
+module mcpstore
+
+go 1.19
