@@ -170,7 +170,8 @@ static void test_services_that_fail_to_start(void) {
     CHECK_CONTAINS(mcps_error_message(err), "401");
     clear_error(&err);
     CHECK(json == NULL);
-    EXPECT_CALL(s, "v.echo", "{\"message\": \"x\"}", MCPS_ERR_TOOL_NOT_FOUND, NULL);
+    /* A tool of a service that never connected: "closed", naming the cause. */
+    EXPECT_CALL(s, "v.echo", "{\"message\": \"x\"}", MCPS_ERR_CLOSED, "unsupported protocol version");
 
     CHECK_STATUS(mcps_store_list_services(s, &json, &err), MCPS_OK, err);
     CHECK_CONTAINS(json, "unsupported protocol version");
