@@ -130,8 +130,8 @@ impl ResultCache {
 
     /// Stores a result; results with `isError` are never stored.
     pub fn insert(&self, key: String, service: &str, value: Arc<ToolResult>) {
-        if value.is_error {
-            return;
+        if value.is_error || self.capacity.load(Ordering::Relaxed) == 0 {
+            return; // tool errors are never cached; capacity 0 turns the cache off
         }
         let ttl = Duration::from_nanos(self.ttl_nanos.load(Ordering::Relaxed));
         let entry = Entry {

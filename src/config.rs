@@ -437,8 +437,15 @@ fn boolean(v: &Value, path: &str) -> Result<bool> {
     }
 }
 
+/// The longest duration a setting accepts: one year (longer is a mistake, and
+/// deadlines far beyond it would overflow).
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
 pub(crate) fn seconds(v: &Value, path: &str) -> Result<Duration> {
     let n = number(v, path).map_err(|_| bad(path, "a number of seconds", v))?;
+    if n > MAX_SECONDS {
+        return Err(bad(path, "at most one year of seconds", v));
+    }
     Duration::try_from_secs_f64(n).map_err(|_| bad(path, "a number of seconds", v))
 }
 

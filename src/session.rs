@@ -187,6 +187,10 @@ impl Inbound for Router {
                 None
             }
             Incoming::Request { id, method, .. } => Some(self.handle_request(&id, &method)),
+            Incoming::UnattributedError(e) => {
+                log::warn!(target: "mcpstore::session", "[{}] server reported an error without an id: {} {}", self.service, e.code, e.message);
+                None
+            }
             Incoming::Notification { method, params } => {
                 self.handle_notification(&method, params);
                 None
@@ -246,13 +250,31 @@ impl CancelToken {
 
     /// Cancels the call: its waiter gets [`Error::Cancelled`] and the server
     /// gets `notifications/cancelled`.
+    ///
+    /// Over stdio the waiting thread returns at once. Over HTTP the waiting
+    /// thread is blocked in its POST: it returns when the server ends the
+    /// stream (a server honouring the cancellation does so at once) or at the
+    /// call's timeout; a background call's handle resolves at once either way.
     pub fn cancel(&self) {
+        self.cancel_with(true);
+    }
+
+    /// Cancels without telling the server (the session is closing anyway).
+    pub(crate) fn cancel_quietly(&self) {
+        self.cancel_with(false);
+    }
+
+    fn cancel_with(&self, notify: bool) {
         self.0.cancelled.store(true, Ordering::Release);
         let target = self.0.target.lock().take();
         if let Some((session, id)) = target
             && let Some(inner) = session.upgrade()
         {
-            Session { inner }.cancel_request(id, "cancelled by the client");
+            let session = Session { inner };
+            session.inner.router.complete(id, Err(Error::Cancelled));
+            if notify {
+                session.send_cancel_in_background(id, "cancelled by the client");
+            }
         }
     }
 
@@ -556,8 +578,12 @@ impl Session {
     ) -> Result<Box<RawValue>> {
         let generation = self.inner.generation.load(Ordering::Acquire);
         match self.send_and_wait(method, params, timeout, cancel, sizes) {
+            // Only a request the server refused (404 = expired session) is sent again;
+            // one that may be running (a 404 while resuming its stream) is not.
             Err(Error::Transport {
-                status: Some(404), ..
+                status: Some(404),
+                sent: false,
+                ..
             }) if !self.inner.transport.routes_responses() => {
                 self.reinitialize(generation)?;
                 self.send_and_wait(method, params, timeout, cancel, sizes)
@@ -605,21 +631,30 @@ impl Session {
             write_timeout: self.inner.options.write_timeout.min(timeout),
             read_timeout: timeout,
         };
-        let deadline = Instant::now() + timeout;
-        if let Some(token) = cancel
-            && !token.attach(&self.inner, id)
-        {
-            return Err(Error::Cancelled);
-        }
+        let deadline = deadline_after(timeout);
+        // The initialize request must never be cancelled (MCP lifecycle).
+        let cancellable = method != methods::INITIALIZE;
         let result = if self.inner.transport.routes_responses() {
             // A pooled reply channel: creating a channel per request costs more than reusing one.
             let channel = reply_channels().get();
-            self.inner.router.register(id, channel.0.clone(), 0)?;
+            // Registered before the cancel token learns the id, so a cancel always finds it.
+            self.inner.router.register(id, channel.0.clone(), tag_of(id))?;
+            if let Some(token) = cancel
+                && !token.attach(&self.inner, id)
+            {
+                let owned = self.inner.router.pending.lock().remove(&id).is_some();
+                if !owned {
+                    drop(channel.detach());
+                }
+                return Err(Error::Cancelled);
+            }
             let (result, clean) = match self.inner.transport.send_request(&request) {
-                Ok(_) => self.wait(id, &channel.1, deadline, timeout),
+                Ok(_) => self.wait(id, &channel.1, deadline, timeout, cancellable),
                 Err(e) => {
-                    self.inner.router.pending.lock().remove(&id);
-                    (Err(e), true)
+                    // Clean only if the waiter was still ours: a closing reader may have
+                    // taken it and be about to send into the channel.
+                    let owned = self.inner.router.pending.lock().remove(&id).is_some();
+                    (Err(e), owned)
                 }
             };
             if !clean {
@@ -627,6 +662,11 @@ impl Session {
             }
             result
         } else {
+            if let Some(token) = cancel
+                && !token.attach(&self.inner, id)
+            {
+                return Err(Error::Cancelled);
+            }
             match self.inner.transport.send_request(&request) {
                 Ok(Some(outcome)) => outcome.map_err(Error::from),
                 Ok(None) => Err(Error::Internal("inline transport returned no response".into())),
@@ -636,8 +676,10 @@ impl Session {
                         ..
                     },
                 ) => {
-                    // The server may hang: the caller must not wait for this POST too.
-                    self.send_cancel_in_background(id);
+                    if cancellable {
+                        // The server may hang: the caller must not wait for this POST too.
+                        self.send_cancel_in_background(id, "timeout");
+                    }
                     Err(e)
                 }
                 Err(e) => Err(e),
@@ -660,26 +702,36 @@ impl Session {
         rx: &Receiver<Reply>,
         deadline: Instant,
         timeout: Duration,
+        cancellable: bool,
     ) -> (Result<Box<RawValue>>, bool) {
         let timed_out = || Error::Timeout {
             phase: TimeoutPhase::Response,
             after: timeout,
         };
-        match rx.recv_deadline(deadline) {
-            Ok((_, result)) => (result, true),
-            Err(RecvTimeoutError::Timeout) => {
-                if self.inner.router.pending.lock().remove(&id).is_some() {
-                    self.send_cancel(id, "timeout");
-                    (Err(timed_out()), true)
-                } else {
-                    // The response raced the deadline: it is in the channel or about to be.
-                    match rx.recv_timeout(Duration::from_millis(100)) {
-                        Ok((_, r)) => (r, true),
-                        Err(_) => (Err(timed_out()), false),
+        loop {
+            match rx.recv_deadline(deadline) {
+                Ok((tag, result)) if tag == tag_of(id) => return (result, true),
+                Ok((tag, _)) => {
+                    // Never expected (channels are reused only when clean); drop it and keep waiting.
+                    log::warn!(target: "mcpstore::session", "[{}] discarded a stray reply (tag {tag})", self.inner.router.service);
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.inner.router.pending.lock().remove(&id).is_some() {
+                        if cancellable {
+                            self.send_cancel_in_background(id, "timeout");
+                        }
+                        return (Err(timed_out()), true);
                     }
+                    // The response raced the deadline: it is in the channel or about to be.
+                    return match rx.recv_timeout(Duration::from_millis(100)) {
+                        Ok((tag, r)) if tag == tag_of(id) => (r, true),
+                        _ => (Err(timed_out()), false),
+                    };
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return (Err(self.inner.router.closed_error(true)), false);
                 }
             }
-            Err(RecvTimeoutError::Disconnected) => (Err(self.inner.router.closed_error(true)), false),
         }
     }
 
@@ -732,45 +784,50 @@ impl Session {
         Ok(ids)
     }
 
-    /// Gives up on a request: its waiter gets `Cancelled` and the server is told.
-    pub(crate) fn cancel_request(&self, id: i64, reason: &str) {
-        self.inner.router.complete(id, Err(Error::Cancelled));
-        self.send_cancel(id, reason);
-    }
-
     /// Forgets a pipelined request that timed out and tells the server.
     pub(crate) fn abandon_request(&self, id: i64) -> bool {
         let removed = self.inner.router.pending.lock().remove(&id).is_some();
         if removed {
-            self.send_cancel(id, "timeout");
+            self.send_cancel_in_background(id, "timeout");
         }
         removed
     }
 
-    /// Tells the server a request timed out, on a short-lived thread with a short limit.
-    fn send_cancel_in_background(&self, id: i64) {
-        let session = self.clone();
-        let _ = std::thread::Builder::new()
-            .name("mcps-cancel".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                let params = json!({ "requestId": id, "reason": "timeout" });
-                let mut buf = Vec::with_capacity(96);
-                jsonrpc::write_notification(&mut buf, methods::CANCELLED, Some(&params));
-                buf.push(b'\n');
-                let timeout = session.inner.options.write_timeout.min(CANCEL_TIMEOUT);
-                if let Err(e) = session.inner.transport.send_message(&buf, timeout) {
-                    log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", session.inner.router.service);
-                }
-            });
-    }
-
-    fn send_cancel(&self, id: i64, reason: &str) {
+    /// Tells the server to stop working on request `id`, never blocking the
+    /// caller for long: over stdio the write is bounded by a short limit; over
+    /// HTTP (a POST that a hung server may never answer) it runs on a
+    /// short-lived thread.
+    fn send_cancel_in_background(&self, id: i64, reason: &str) {
         let params = json!({ "requestId": id, "reason": reason });
-        if let Err(e) = self.notify(methods::CANCELLED, Some(&params)) {
-            log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", self.inner.router.service);
+        let mut buf = Vec::with_capacity(96);
+        jsonrpc::write_notification(&mut buf, methods::CANCELLED, Some(&params));
+        buf.push(b'\n');
+        let timeout = self.inner.options.write_timeout.min(CANCEL_TIMEOUT);
+        if self.inner.transport.routes_responses() {
+            if let Err(e) = self.inner.transport.send_message(&buf, timeout) {
+                log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", self.inner.router.service);
+            }
+            return;
         }
+        let session = self.clone();
+        let _ = std::thread::Builder::new().name("mcps-cancel".into()).stack_size(256 * 1024).spawn(move || {
+            if let Err(e) = session.inner.transport.send_message(&buf, timeout) {
+                log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", session.inner.router.service);
+            }
+        });
     }
+}
+
+/// The tag a single request's reply carries: its id (pipelined batches use their own tags).
+fn tag_of(id: i64) -> usize {
+    id as usize
+}
+
+/// `now + d`, saturating far in the future instead of overflowing.
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// The process-wide pool of one-shot reply channels used by stdio requests.

@@ -47,7 +47,7 @@ pub(crate) fn run_batch(
     let workers = options.max_workers.unwrap_or_else(|| cfg.batch.workers()).max(1);
     let chunk = options.batch_size.unwrap_or(cfg.batch.default_batch_size).max(1);
     let timeout = options.timeout.unwrap_or(cfg.batch.call_timeout);
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::session::deadline_after(timeout);
 
     let mut results: Vec<Option<CallResult>> = vec![None; calls.len()];
     let mut first_by_key: HashMap<String, usize> = HashMap::new();
@@ -265,7 +265,10 @@ fn run_parallel(
                         timeout: Some(remaining),
                         ..Default::default()
                     };
-                    store.invoke_cached(&job.target, &arguments[i], &options, job.cache_key.clone())
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        store.invoke_cached(&job.target, &arguments[i], &options, job.cache_key.clone())
+                    }))
+                    .unwrap_or_else(|_| Err(Error::Internal("a batch call panicked".into())))
                 };
                 if tx.send((job.index, result)).is_err() {
                     return;
@@ -290,7 +293,11 @@ fn run_parallel(
     drop(tx);
     let mut received = 0;
     while received < jobs.len() {
-        match rx.recv_deadline(deadline + Duration::from_millis(100)) {
+        match rx.recv_deadline(
+            deadline
+                .checked_add(Duration::from_millis(100))
+                .unwrap_or(deadline),
+        ) {
             Ok((index, result)) => {
                 results[index] = Some(result);
                 received += 1;

@@ -78,7 +78,8 @@ impl CallHandle {
     /// Waits up to `timeout`; on expiry returns a `Timeout` error and the
     /// call goes on (wait again later).
     pub fn wait_timeout(&self, timeout: Duration) -> CallResult {
-        self.state.wait_until(Instant::now() + timeout, timeout)
+        self.state
+            .wait_until(crate::session::deadline_after(timeout), timeout)
     }
 
     /// The result if the call has finished.

@@ -40,7 +40,7 @@ impl InFlight {
                 message: "store is closed".into(),
                 sent: true,
             }));
-            state.cancel.cancel();
+            state.cancel.cancel_quietly(); // the sessions are closing: no need to tell servers
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A counting limit on background calls in flight.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -29,7 +29,7 @@ impl Limiter {
 
     /// Takes a slot, waiting up to `timeout`; `false` when none freed in time.
     pub(crate) fn acquire(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::session::deadline_after(timeout);
         let mut n = self.in_flight.lock();
         while *n >= self.limit.load(Ordering::Relaxed) {
             if self.freed.wait_until(&mut n, deadline).timed_out() && *n >= self.limit.load(Ordering::Relaxed)

@@ -144,7 +144,11 @@ impl Drop for Lease {
     fn drop(&mut self) {
         *self.slot.last_used.lock() = Instant::now();
         self.slot.in_flight.fetch_sub(1 + self.extra, Ordering::SeqCst);
-        self.pool.wake_one();
+        if self.extra > 0 {
+            self.pool.wake_all(); // a pipelined lease frees many slots at once
+        } else {
+            self.pool.wake_one();
+        }
     }
 }
 
@@ -212,9 +216,18 @@ impl ConnectionPool {
     /// Takes the least-loaded healthy session, opens a new one when all are
     /// at their in-flight limit, or waits until `acquire_timeout`.
     pub fn acquire(self: &Arc<Self>) -> Result<Lease> {
+        self.acquire_until(None)
+    }
+
+    /// Like [`ConnectionPool::acquire`], waiting no later than `limit` either
+    /// (the caller's own deadline).
+    pub fn acquire_until(self: &Arc<Self>, limit: Option<Instant>) -> Result<Lease> {
         let cfg = self.config.read().clone();
         let started = Instant::now();
-        let deadline = started + cfg.acquire_timeout;
+        let mut deadline = crate::session::deadline_after(cfg.acquire_timeout);
+        if let Some(limit) = limit {
+            deadline = deadline.min(limit);
+        }
         let mut waited = false;
         let mut st = self.state.lock();
         loop {
@@ -242,6 +255,16 @@ impl ConnectionPool {
                 let opened = self.open_session(&cfg);
                 let mut st2 = self.state.lock();
                 st2.opening -= 1;
+                if let Ok(slot) = &opened
+                    && self.closed.load(Ordering::Acquire)
+                {
+                    drop(st2);
+                    slot.session.close(); // the pool closed while this session opened
+                    return Err(Error::Closed {
+                        message: format!("service '{}' is closed", self.service),
+                        sent: false,
+                    });
+                }
                 let result = opened.inspect(|slot| {
                     slot.in_flight.fetch_add(1, Ordering::SeqCst);
                     slot.uses.fetch_add(1, Ordering::Relaxed);
@@ -552,6 +575,9 @@ impl ConnectionPool {
 
         let mut closing = dead;
         closing.extend(reaped);
+        if !closing.is_empty() {
+            self.wake_all(); // waiters may now open replacements
+        }
         self.close_in_background(closing);
         for slot in to_check {
             self.check_in_background(slot, cfg.health_check_timeout);
@@ -578,6 +604,9 @@ impl ConnectionPool {
                     match opened {
                         Ok(slot) if !pool.closed.load(Ordering::Acquire) => st.slots.push(slot),
                         Ok(slot) => {
+                            // The pool closed meanwhile: open nothing more.
+                            st.opening -= remaining;
+                            remaining = 0;
                             drop(st);
                             slot.session.close();
                             continue;
@@ -607,7 +636,9 @@ impl ConnectionPool {
             match result {
                 Ok(()) => {
                     bump(&pool.counters.health_passed);
-                    slot.suspect.store(false, Ordering::Release);
+                    if slot.suspect.swap(false, Ordering::AcqRel) {
+                        pool.wake_all(); // callers may be waiting for this session
+                    }
                 }
                 Err(e) => {
                     bump(&pool.counters.health_failed);

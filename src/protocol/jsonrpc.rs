@@ -84,6 +84,8 @@ pub enum Incoming {
         /// The parameters.
         params: Option<Value>,
     },
+    /// An error response without an id (the server could not read a request's id).
+    UnattributedError(RpcError),
     /// A notification from the server.
     Notification {
         /// The method.
@@ -143,11 +145,29 @@ pub fn parse_message(bytes: &[u8]) -> Result<Incoming, Error> {
             };
             Ok(Incoming::Response { id, outcome })
         }
-        (None, None) => Err(Error::Protocol(format!(
-            "message has neither method nor id: {}",
-            snippet(bytes)
-        ))),
+        (None, None) => match wire.error {
+            Some(error) => Ok(Incoming::UnattributedError(error)),
+            None => Err(Error::Protocol(format!(
+                "message has neither method nor id: {}",
+                snippet(bytes)
+            ))),
+        },
     }
+}
+
+/// Parses one message or a JSON-RPC batch (an array of messages, which
+/// servers of protocol 2025-03-26 may send).
+pub fn parse_messages(bytes: &[u8]) -> Result<Vec<Incoming>, Error> {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    if start.map(|i| bytes[i]) != Some(b'[') {
+        return parse_message(bytes).map(|m| vec![m]);
+    }
+    let items: Vec<Box<RawValue>> = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Protocol(format!("invalid JSON-RPC batch ({e}): {}", snippet(bytes))))?;
+    items
+        .iter()
+        .map(|item| parse_message(item.get().as_bytes()))
+        .collect()
 }
 
 /// The first 200 characters of a received buffer, for error messages.
@@ -255,6 +275,15 @@ mod tests {
             "{err}"
         );
         assert!(parse_message(br#"{"jsonrpc":"2.0","id":1}"#).is_err());
+        assert!(matches!(
+            parse_message(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse"}}"#)
+                .unwrap(),
+            Incoming::UnattributedError(_)
+        ));
+        let batch =
+            parse_messages(br#"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","method":"x"}]"#)
+                .unwrap();
+        assert_eq!(batch.len(), 2);
         assert!(parse_message(br#"{"jsonrpc":"2.0"}"#).is_err());
     }
 }

@@ -30,7 +30,9 @@ pub struct CallOptions {
     pub bypass_cache: bool,
     /// A cache key chosen by the caller; the result is cached under it.
     pub cache_key: Option<String>,
-    /// Receives the server's progress notifications for this call.
+    /// Receives the server's progress notifications for this call. It runs on
+    /// the session's reader thread (stdio) or the calling thread (HTTP): keep
+    /// it short, and do not call the same service from it.
     pub progress: Option<ProgressCallback>,
 }
 
@@ -218,7 +220,11 @@ impl StoreInner {
                     sent: false,
                 })
             } else {
-                store.call(&call.tool, &call.arguments, &options)
+                // A bug must not take the worker down or leave the handle unresolved.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    store.call(&call.tool, &call.arguments, &options)
+                }))
+                .unwrap_or_else(|_| Err(Error::Internal("a background call panicked".into())))
             };
             let final_result = state.resolve(outcome);
             store.in_flight.finish(id);
@@ -241,7 +247,7 @@ fn invoke_with_retries(
     let service = &target.service;
     let pool = service.pool();
     let cfg = pool.config();
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::session::deadline_after(timeout);
     let retry_safe =
         target.tool.is_retry_safe() || options.retry_non_idempotent || service.config().retry_non_idempotent;
     let mut attempt: u32 = 0;
@@ -253,7 +259,7 @@ fn invoke_with_retries(
                 after: timeout,
             });
         }
-        let result = pool.acquire().and_then(|lease| {
+        let result = pool.acquire_until(Some(deadline)).and_then(|lease| {
             let r = lease.session().call_tool_with_progress(
                 &target.tool.name,
                 arguments,
@@ -300,7 +306,24 @@ fn invoke_with_retries(
             return Err(error);
         }
         log::debug!(target: "mcpstore::call", "[{}] retry {attempt} of {} in {pause:?}: {error}", service.name(), target.tool.name);
-        std::thread::sleep(pause);
+        if sleep_unless_cancelled(pause, options.cancel.as_ref()) {
+            return Err(Error::Cancelled);
+        }
+    }
+}
+
+/// Sleeps `pause` in short slices; returns `true` as soon as the call is cancelled.
+fn sleep_unless_cancelled(pause: Duration, cancel: Option<&CancelToken>) -> bool {
+    let end = Instant::now() + pause;
+    loop {
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return false;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(20)));
     }
 }
 

@@ -68,7 +68,22 @@ impl ToolIndex {
                     metrics,
                 };
                 let dotted = format!("{}.{}", service.name(), tool.name);
-                entries.insert(format!("{}_{}", service.name(), tool.name), Entry::One(r.clone()));
+                // `a` + `b_c` and `a_b` + `c` both give `a_b_c`: such a name is ambiguous.
+                let underscored = format!("{}_{}", service.name(), tool.name);
+                match entries.get_mut(&underscored) {
+                    Some(Entry::One(other)) => {
+                        let mut c = vec![
+                            format!("{}.{}", other.service.name(), other.tool.name),
+                            dotted.clone(),
+                        ];
+                        c.sort();
+                        entries.insert(underscored, Entry::Ambiguous(c));
+                    }
+                    Some(Entry::Ambiguous(c)) => c.push(dotted.clone()),
+                    None => {
+                        entries.insert(underscored, Entry::One(r.clone()));
+                    }
+                }
                 entries.insert(dotted.clone(), Entry::One(r.clone()));
                 qualified.push(dotted);
                 bare.entry(tool.name.as_str()).or_default().push(r);

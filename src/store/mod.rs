@@ -191,7 +191,7 @@ impl StoreInner {
 
     /// Waits until every service in `names` (all when empty) has settled, up to `timeout`.
     pub(crate) fn wait_settled(&self, only: Option<&str>, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::session::deadline_after(timeout);
         let mut guard = self.settled.0.lock();
         loop {
             let pending = {
