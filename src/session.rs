@@ -256,15 +256,6 @@ impl CancelToken {
     /// stream (a server honouring the cancellation does so at once) or at the
     /// call's timeout; a background call's handle resolves at once either way.
     pub fn cancel(&self) {
-        self.cancel_with(true);
-    }
-
-    /// Cancels without telling the server (the session is closing anyway).
-    pub(crate) fn cancel_quietly(&self) {
-        self.cancel_with(false);
-    }
-
-    fn cancel_with(&self, notify: bool) {
         self.0.cancelled.store(true, Ordering::Release);
         let target = self.0.target.lock().take();
         if let Some((session, id)) = target
@@ -272,9 +263,7 @@ impl CancelToken {
         {
             let session = Session { inner };
             session.inner.router.complete(id, Err(Error::Cancelled));
-            if notify {
-                session.send_cancel_in_background(id, "cancelled by the client");
-            }
+            session.send_cancel_in_background(id, "cancelled by the client");
         }
     }
 

@@ -40,7 +40,8 @@ impl InFlight {
                 message: "store is closed".into(),
                 sent: true,
             }));
-            state.cancel.cancel_quietly(); // the sessions are closing: no need to tell servers
+            // Told to the server too: an HTTP worker waits in its POST until the server ends the stream.
+            state.cancel.cancel();
         }
     }
 }
