@@ -5,7 +5,14 @@
 //! calling thread does the blocking POST and reads its own response, so HTTP
 //! needs no reader thread. One `ureq::Agent` per service keeps TCP
 //! connections alive across its sessions.
+//!
+//! A connection goes back to the agent's keep-alive pool only once its reply
+//! was read to the end. After the response event of an SSE stream, what is
+//! left is read with a short bound ([`DRAIN_GRACE`]): a server that keeps the
+//! stream open (keep-alive comments) costs the connection, never the call's
+//! whole timeout.
 
+use std::cell::Cell;
 use std::io::{BufReader, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +20,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use ureq::http::{HeaderName, HeaderValue, Response, StatusCode};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport as WireTransport,
+};
 
 use super::sse::SseReader;
 use super::{Inbound, Outcome, OutgoingRequest, Transport};
@@ -24,10 +35,18 @@ use crate::protocol::{Incoming, RequestId};
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
-/// Resumptions of one stream before giving up.
+/// Resumptions in a row that bring nothing (no event, no event id) before giving up;
+/// a resumed stream that delivers events starts the count again, so a server
+/// that ends its streams on purpose (polling) is followed until the deadline.
 const MAX_RESUMES: u32 = 5;
 /// The reconnection delay when the server names none.
 const DEFAULT_RETRY: Duration = Duration::from_millis(1000);
+/// How long reading the rest of a stream after its response may take. A server
+/// ends the stream right after the response: the end is usually in the same
+/// packet, else close behind it (up to a delayed ACK, 40 ms, when the server
+/// has Nagle's algorithm on). One that keeps the stream open loses the
+/// connection, not the call's whole timeout.
+const DRAIN_GRACE: Duration = Duration::from_millis(50);
 
 /// Builds the agent shared by every session of one HTTP service.
 ///
@@ -41,7 +60,7 @@ pub fn agent_for(pool: &PoolConfig) -> ureq::Agent {
         .max(1)
         .saturating_mul(pool.max_in_flight_per_connection.max(1))
         .clamp(16, MAX_IDLE_CONNECTIONS);
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(pool.connection_timeout))
         .max_idle_connections(idle)
@@ -49,8 +68,90 @@ pub fn agent_for(pool: &PoolConfig) -> ureq::Agent {
         .max_idle_age(pool.max_idle_time.max(Duration::from_secs(1)))
         .no_delay(true)
         .user_agent(concat!("mcpstore/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        DefaultConnector::new().chain(CappedReads),
+        DefaultResolver::default(),
+    )
+}
+
+thread_local! {
+    /// While set, a read on this thread's HTTP connections waits no later than this.
+    static READ_CAP: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Caps the waits of reads on the current thread until dropped.
+struct ReadCap;
+
+impl ReadCap {
+    fn until(deadline: Instant) -> ReadCap {
+        READ_CAP.with(|c| c.set(Some(deadline)));
+        ReadCap
+    }
+}
+
+impl Drop for ReadCap {
+    fn drop(&mut self) {
+        READ_CAP.with(|c| c.set(None));
+    }
+}
+
+/// The last link of the agent's connector chain: wraps every connection
+/// (plain or TLS) so that [`ReadCap`] can shorten its read waits.
+#[derive(Debug)]
+struct CappedReads;
+
+impl Connector<Box<dyn WireTransport>> for CappedReads {
+    type Out = CappedTransport;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails,
+        chained: Option<Box<dyn WireTransport>>,
+    ) -> std::result::Result<Option<CappedTransport>, ureq::Error> {
+        Ok(chained.map(CappedTransport))
+    }
+}
+
+/// A connection whose read waits honour the calling thread's [`ReadCap`].
+#[derive(Debug)]
+struct CappedTransport(Box<dyn WireTransport>);
+
+impl WireTransport for CappedTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(
+        &mut self,
+        amount: usize,
+        timeout: NextTimeout,
+    ) -> std::result::Result<(), ureq::Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, mut timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        if let Some(cap) = READ_CAP.with(Cell::get) {
+            let left = cap.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ureq::Error::Timeout(timeout.reason));
+            }
+            let left = left.into();
+            if left < timeout.after {
+                timeout.after = left;
+            }
+        }
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
+    }
 }
 
 /// The most idle keep-alive connections one service keeps.
@@ -179,11 +280,16 @@ impl HttpTransport {
             message,
             status: Some(status.as_u16()),
             retry_after,
-            sent: false,
+            sent: !status_proves_unprocessed(status.as_u16()),
         })
     }
 
-    fn read_json_reply(&self, response: Response<ureq::Body>, id: i64) -> Result<Option<Outcome>> {
+    fn read_json_reply(
+        &self,
+        response: Response<ureq::Body>,
+        id: i64,
+        timeout: Duration,
+    ) -> Result<Option<Outcome>> {
         let mut body = Vec::new();
         let limit = self.max_message_bytes as u64;
         response
@@ -192,7 +298,7 @@ impl HttpTransport {
             .limit(limit)
             .reader()
             .read_to_end(&mut body)
-            .map_err(|e| map_body_error(e, self.max_message_bytes))?;
+            .map_err(|e| map_body_error(e, self.max_message_bytes, timeout))?;
         let text = trim_newline(&body);
         if text.first() == Some(&b'[') {
             // A JSON-RPC batch from an older server: handle each element.
@@ -226,26 +332,33 @@ impl HttpTransport {
 
     /// Reads an SSE stream until the response to `id`; resumes with GET +
     /// `Last-Event-ID` when the stream ends early.
-    fn read_sse_reply(&self, response: Response<ureq::Body>, id: i64, deadline: Instant) -> Result<Outcome> {
+    fn read_sse_reply(
+        &self,
+        response: Response<ureq::Body>,
+        id: i64,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Outcome> {
         let mut stream = SseReader::new(
             BufReader::new(response.into_body().into_reader()),
             self.max_message_bytes,
         );
         let mut resumes = 0;
+        let mut started_at_id: Option<String> = None;
         loop {
+            let mut got_event = false;
             while let Some(event) = stream
                 .next_event()
-                .map_err(|e| map_body_error(e, self.max_message_bytes))?
+                .map_err(|e| map_body_error(e, self.max_message_bytes, timeout))?
             {
+                got_event = true;
                 if event.data.trim().is_empty() || !(event.event.is_empty() || event.event == "message") {
                     continue; // priming events and other event types carry no message
                 }
                 if let Some(outcome) = self.route(parse_message(event.data.as_bytes())?, id) {
-                    if resumes == 0 {
-                        // The server ends a POST's stream after its response; reading to the
-                        // end lets the connection go back to the agent's keep-alive pool.
-                        drain_events(&mut stream);
-                    }
+                    // The server ends the stream after the response; reading to the end
+                    // lets the connection go back to the agent's keep-alive pool.
+                    drain_events(&mut stream);
                     return Ok(outcome);
                 }
             }
@@ -255,6 +368,10 @@ impl HttpTransport {
                     sent: true,
                 });
             };
+            if got_event || started_at_id.as_ref() != Some(&last_id) {
+                resumes = 0; // the stream made progress: only the deadline bounds the wait
+            }
+            started_at_id = Some(last_id.clone());
             resumes += 1;
             if resumes > MAX_RESUMES {
                 return Err(Error::Closed {
@@ -342,9 +459,10 @@ impl Transport for HttpTransport {
             ));
         }
         if content_type.starts_with("text/event-stream") {
-            self.read_sse_reply(response, request.id, deadline).map(Some)
+            self.read_sse_reply(response, request.id, deadline, timeout)
+                .map(Some)
         } else if content_type.starts_with("application/json") || content_type.is_empty() {
-            match self.read_json_reply(response, request.id)? {
+            match self.read_json_reply(response, request.id, timeout)? {
                 Some(outcome) => Ok(Some(outcome)),
                 None => Err(Error::Protocol(format!(
                     "reply carried no response to request {}",
@@ -413,14 +531,35 @@ impl Drop for HttpTransport {
     }
 }
 
-/// Reads what is left of a finished stream (a few events at most).
-fn drain_events<R: std::io::BufRead>(stream: &mut SseReader<R>) {
+/// Reads what is left of a stream after its response (a few events at most),
+/// waiting no longer than [`DRAIN_GRACE`]. Returns whether the stream ended
+/// (then its connection went back to the keep-alive pool); otherwise the
+/// caller drops the stream, which closes the connection.
+///
+/// A body with a `Content-Length` that was read entirely ends without any wait;
+/// a chunked body ends when its last chunk is already received or arrives
+/// within the grace period.
+fn drain_events<R: std::io::BufRead>(stream: &mut SseReader<R>) -> bool {
+    let _cap = ReadCap::until(Instant::now() + DRAIN_GRACE);
     for _ in 0..64 {
         match stream.next_event() {
             Ok(Some(_)) => {}
-            Ok(None) | Err(_) => return,
+            Ok(None) => return true,
+            Err(_) => return false,
         }
     }
+    false
+}
+
+/// Whether an error status proves that the server did not process the request
+/// (so it is safe to send again, even for a tool that is not idempotent).
+/// Any other status — 500, 502 and 504 from a proxy in front of a slow tool
+/// among them — may come after the tool ran.
+fn status_proves_unprocessed(status: u16) -> bool {
+    matches!(
+        status,
+        400 | 401 | 403 | 404 | 405 | 406 | 408 | 413 | 415 | 429 | 503
+    )
 }
 
 fn id_matches(rid: &RequestId, id: i64) -> bool {
@@ -434,20 +573,38 @@ fn trim_newline(body: &[u8]) -> &[u8] {
     body.strip_suffix(b"\n").unwrap_or(body)
 }
 
-fn map_body_error(e: std::io::Error, limit: usize) -> Error {
-    let text = e.to_string();
-    if text.contains("limit") || e.kind() == std::io::ErrorKind::InvalidData && text.contains("too large") {
-        return Error::ResponseTooLarge { limit };
+/// Maps an error reading a reply body; `timeout` is the limit the read ran under.
+fn map_body_error(e: std::io::Error, limit: usize, timeout: Duration) -> Error {
+    if e.kind() == std::io::ErrorKind::InvalidData && e.to_string().contains("too large") {
+        return Error::ResponseTooLarge { limit }; // from the SSE reader's own limits
     }
-    if e.kind() == std::io::ErrorKind::TimedOut || text.contains("timeout") || text.contains("timed out") {
-        return Error::Timeout {
+    // ureq hands its errors out wrapped in io::Error; unwrap them to tell them apart.
+    match ureq::Error::from(e) {
+        ureq::Error::BodyExceedsLimit(_) => Error::ResponseTooLarge { limit },
+        ureq::Error::Timeout(_) => Error::Timeout {
             phase: TimeoutPhase::Response,
-            after: Duration::ZERO,
-        };
+            after: timeout,
+        },
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) =>
+        {
+            Error::Timeout {
+                phase: TimeoutPhase::Response,
+                after: timeout,
+            }
+        }
+        other => Error::io_sent(format!("reading the reply failed: {other}")),
     }
-    Error::io_sent(format!("reading the reply failed: {e}"))
 }
 
+/// Maps an error of sending a request and receiving its response head.
+///
+/// A connection that could not be made (refused, unreachable, unknown host)
+/// carried nothing: `sent: false`. `Timeout::Global` cannot tell a slow connect
+/// from a slow response, so it counts as the response phase (maybe sent).
 fn map_ureq_error(e: ureq::Error, timeout: Duration) -> Error {
     match e {
         ureq::Error::Timeout(which) => {
@@ -466,7 +623,16 @@ fn map_ureq_error(e: ureq::Error, timeout: Duration) -> Error {
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             Error::unsent(format!("cannot connect: {e}"))
         }
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::NetworkDown
+                    | std::io::ErrorKind::AddrNotAvailable
+            ) =>
+        {
             Error::unsent(format!("cannot connect: {io}"))
         }
         ureq::Error::BadUri(u) => Error::config(None, Some("url"), format!("invalid URL: {u}")),

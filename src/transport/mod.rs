@@ -4,6 +4,7 @@
 //! waiting and timeouts. Messages the server sends on its own (responses
 //! routed by id, notifications, server requests) are handed to an [`Inbound`].
 
+use std::io::{self, BufRead};
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -79,4 +80,37 @@ pub trait Transport: Send + Sync {
 
     /// Closes the transport and releases its resources (process, HTTP session).
     fn close(&self);
+}
+
+/// Reads one line (up to and including `\n`) into `line`, appending; returns
+/// its length, 0 at the end of the stream. A line longer than `limit` bytes is
+/// an `InvalidData` error, so a peer that never sends a newline cannot make
+/// the buffer grow without bound.
+pub(crate) fn read_line_limited(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<usize> {
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(line.len());
+        }
+        let (used, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        line.extend_from_slice(&available[..used]);
+        reader.consume(used);
+        if line.len() > limit {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "message too large"));
+        }
+        if done {
+            return Ok(line.len());
+        }
+    }
 }

@@ -2,6 +2,11 @@
 
 use std::io::{self, BufRead};
 
+use super::read_line_limited;
+
+/// Room for a field name and the line ending on top of the data a line may carry.
+const LINE_OVERHEAD: usize = 64;
+
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SseEvent {
@@ -25,7 +30,7 @@ pub struct SseReader<R> {
 }
 
 impl<R: BufRead> SseReader<R> {
-    /// Wraps a reader; an event larger than `max_event_bytes` is an error.
+    /// Wraps a reader; an event (or any line) larger than `max_event_bytes` is an error.
     pub fn new(reader: R, max_event_bytes: usize) -> Self {
         SseReader {
             reader,
@@ -42,7 +47,10 @@ impl<R: BufRead> SseReader<R> {
         let mut has_data = false;
         loop {
             self.line.clear();
-            let n = self.reader.read_until(b'\n', &mut self.line)?;
+            // Every line is bounded (comments too): a server streaming without
+            // newlines must not grow this buffer without limit.
+            let limit = self.max_event_bytes.saturating_add(LINE_OVERHEAD);
+            let n = read_line_limited(&mut self.reader, &mut self.line, limit)?;
             if n == 0 {
                 // A final event without its blank line is dropped, as the spec says.
                 return Ok(None);
@@ -101,6 +109,8 @@ impl<R: BufRead> SseReader<R> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
 
     #[test]
@@ -123,5 +133,33 @@ mod tests {
         let text = format!("data: {}\n\n", "x".repeat(100));
         let mut r = SseReader::new(text.as_bytes(), 10);
         assert!(r.next_event().is_err());
+    }
+
+    /// A stream without newlines fails once a line passes the limit instead of
+    /// buffering it all (before the fix the whole stream was buffered, then ignored).
+    #[test]
+    fn endless_lines_are_bounded() {
+        const STREAM: u64 = 64 << 20;
+        for prefix in [&b"data: "[..], b": ", b"", b"event: "] {
+            let endless =
+                io::BufReader::new(io::Cursor::new(prefix.to_vec()).chain(io::repeat(b'x').take(STREAM)));
+            let mut r = SseReader::new(endless, 1024);
+            let err = r.next_event().unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+            assert!(
+                r.line.capacity() < 1 << 20,
+                "buffered {} bytes",
+                r.line.capacity()
+            );
+        }
+    }
+
+    #[test]
+    fn lines_up_to_the_limit_pass() {
+        let text = format!(": {}\nid: 7\ndata: {}\n\n", "c".repeat(1000), "d".repeat(1024));
+        let mut r = SseReader::new(text.as_bytes(), 1024);
+        let e = r.next_event().unwrap().unwrap();
+        assert_eq!(e.data.len(), 1024);
+        assert_eq!(e.id.as_deref(), Some("7"));
     }
 }

@@ -4,20 +4,28 @@
 //! non-blocking and polled). One reader thread parses stdout and routes every
 //! message to the [`Inbound`]; one thread drains stderr into the `log` facade
 //! so the server can never block on a full pipe.
+//!
+//! Writing to a server that has exited fails with `EPIPE` and, on most
+//! platforms, raises `SIGPIPE` — which kills a host process that never chose to
+//! ignore it (a C or Go program using the library). Every write therefore
+//! runs with `SIGPIPE` blocked on the writing thread, and a `SIGPIPE` raised by
+//! that write is consumed before the mask is restored (module `sigpipe`); the
+//! process-wide signal disposition is never touched.
 
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::Mutex;
 
-use super::{Inbound, Outcome, OutgoingRequest, Transport};
+use super::{Inbound, Outcome, OutgoingRequest, Transport, read_line_limited};
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::protocol::jsonrpc::{parse_message, snippet};
 use crate::servers::TransportConfig;
@@ -28,12 +36,25 @@ const STDERR_TAIL_LINES: usize = 20;
 /// Grace periods of the shutdown sequence: after closing stdin, after SIGTERM.
 const EXIT_GRACE: Duration = Duration::from_millis(1000);
 const TERM_GRACE: Duration = Duration::from_millis(1000);
+/// How long shutdown waits for the reader and stderr threads once the process
+/// group is gone. A process outside the group (a daemon started with `setsid`)
+/// may keep the pipes open: then the threads are left to end on their own.
+const THREAD_GRACE: Duration = Duration::from_millis(2000);
+/// Lines of stderr longer than this are logged in pieces.
+const MAX_STDERR_LINE: usize = 64 * 1024;
 
 /// A running server process.
 pub struct StdioTransport {
     pipe: Arc<Pipe>,
     child: Mutex<Option<Child>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    threads: Mutex<Vec<Worker>>,
+}
+
+/// A thread of the transport and the means to wait for it with a deadline.
+struct Worker {
+    handle: JoinHandle<()>,
+    /// Disconnected once the thread has finished (its sender is dropped on exit).
+    done: Receiver<()>,
 }
 
 /// The write side of the process, shared with the reader thread (which
@@ -82,30 +103,62 @@ impl StdioTransport {
             kill_group(&mut child);
             return Err(Error::unsent("child process has no pipes"));
         };
-        set_nonblocking(stdin.as_raw_fd()).map_err(|e| Error::unsent(format!("pipe setup failed: {e}")))?;
+        let fd = stdin.as_raw_fd();
+        if let Err(e) = set_nonblocking(fd).and_then(|()| sigpipe::prepare(fd)) {
+            drop(stdin);
+            kill_group(&mut child);
+            return Err(Error::unsent(format!("pipe setup failed: {e}")));
+        }
 
-        let pipe = Arc::new(Pipe {
-            service: service.to_owned(),
-            stdin: Mutex::new(Some(stdin)),
-            open: AtomicBool::new(true),
-            stderr_tail: Mutex::new(VecDeque::new()),
-        });
         let transport = StdioTransport {
-            pipe: pipe.clone(),
+            pipe: Arc::new(Pipe {
+                service: service.to_owned(),
+                stdin: Mutex::new(Some(stdin)),
+                open: AtomicBool::new(true),
+                stderr_tail: Mutex::new(VecDeque::new()),
+            }),
             child: Mutex::new(Some(child)),
             threads: Mutex::new(Vec::new()),
         };
-        let err_pipe = pipe.clone();
-        let err_thread = spawn_thread(format!("mcps-err-{service}"), move || {
+        if let Err(e) = transport.start_threads(stdout, stderr, inbound, max_message_bytes) {
+            transport.abort();
+            return Err(e);
+        }
+        Ok(transport)
+    }
+
+    fn start_threads(
+        &self,
+        stdout: ChildStdout,
+        stderr: ChildStderr,
+        inbound: Arc<dyn Inbound>,
+        max_message_bytes: usize,
+    ) -> Result<()> {
+        let service = &self.pipe.service;
+        let err_pipe = self.pipe.clone();
+        let err_thread = spawn_worker(format!("mcps-err-{service}"), move || {
             drain_stderr(&err_pipe, stderr)
         })?;
-        transport.threads.lock().push(err_thread);
-        let reader = Reader { inbound, pipe };
-        let out_thread = spawn_thread(format!("mcps-out-{service}"), move || {
+        self.threads.lock().push(err_thread);
+        let reader = Reader {
+            inbound,
+            pipe: self.pipe.clone(),
+        };
+        let out_thread = spawn_worker(format!("mcps-out-{service}"), move || {
             reader.run(stdout, max_message_bytes)
         })?;
-        transport.threads.lock().push(out_thread);
-        Ok(transport)
+        self.threads.lock().push(out_thread);
+        Ok(())
+    }
+
+    /// Ends a transport that failed to start: no polite exit, the group is killed at once.
+    fn abort(&self) {
+        self.pipe.open.store(false, Ordering::Release);
+        drop(self.pipe.stdin.lock().take());
+        if let Some(mut child) = self.child.lock().take() {
+            kill_group(&mut child);
+        }
+        self.join_threads();
     }
 
     /// The operating system's process id of the server, while it runs.
@@ -127,10 +180,33 @@ impl StdioTransport {
             // The group may hold grandchildren that ignored the pipe closing.
             signal_group(&child, libc::SIGKILL);
         }
-        let threads = std::mem::take(&mut *self.threads.lock());
-        for t in threads {
-            if t.thread().id() != std::thread::current().id() {
-                let _ = t.join();
+        self.join_threads();
+    }
+
+    /// Joins the reader and stderr threads, waiting at most [`THREAD_GRACE`]
+    /// in all; a thread still blocked then is detached with a warning.
+    fn join_threads(&self) {
+        let workers = std::mem::take(&mut *self.threads.lock());
+        let deadline = Instant::now() + THREAD_GRACE;
+        let me = std::thread::current().id();
+        for w in workers {
+            if w.handle.thread().id() == me {
+                continue; // shutdown from the reader itself (on_closed): it is ending anyway
+            }
+            match w.done.recv_deadline(deadline) {
+                Err(RecvTimeoutError::Timeout) => {
+                    log::warn!(
+                        target: "mcpstore::stdio",
+                        "[{}] thread '{}' still blocked after shutdown: a process outside the server's \
+                         process group (for example one started with setsid) keeps its stdout/stderr open; \
+                         leaving the thread to end when that process closes them",
+                        self.pipe.service,
+                        w.handle.thread().name().unwrap_or("?")
+                    );
+                }
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                    let _ = w.handle.join();
+                }
             }
         }
     }
@@ -155,11 +231,17 @@ impl Pipe {
                 sent: false,
             });
         }
+        // Held over the writes: a write to a server that has exited must fail
+        // with EPIPE, never kill the host process with SIGPIPE.
+        let sigpipe = sigpipe::Guard::new();
         let mut written_any = false;
         for chunk in chunks {
             match write_with_deadline(stdin, chunk, deadline) {
                 Ok(()) => written_any = true,
                 Err((err, partial)) => {
+                    if err.raw_os_error() == Some(libc::EPIPE) {
+                        sigpipe.consume();
+                    }
                     let sent = written_any || partial;
                     if sent {
                         // Half a message is in the pipe: the stream cannot be trusted any more.
@@ -232,8 +314,11 @@ impl Drop for StdioTransport {
     }
 }
 
-/// How long the reader may spend answering a server request.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the reader may spend answering a server request (such as `ping`).
+/// Responses to other requests are not routed meanwhile, so this is short: a
+/// server that does not read its stdin loses the reply instead of stalling
+/// every call of the session.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 
 struct Reader {
     inbound: Arc<dyn Inbound>,
@@ -312,40 +397,16 @@ fn trim_line(line: &[u8]) -> &[u8] {
     &line[start..end]
 }
 
-/// Reads one line; more than `limit` bytes is an `InvalidData` error.
-fn read_line_limited(reader: &mut impl BufRead, line: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(line.len());
-        }
-        let (used, done) = match available.iter().position(|b| *b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (available.len(), false),
-        };
-        line.extend_from_slice(&available[..used]);
-        reader.consume(used);
-        if line.len() > limit {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "message too large"));
-        }
-        if done {
-            return Ok(line.len());
-        }
-    }
-}
-
 fn drain_stderr(pipe: &Pipe, stderr: impl Read) {
     let mut reader = BufReader::new(stderr);
     let mut line = Vec::new();
     loop {
         line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
+        match read_line_limited(&mut reader, &mut line, MAX_STDERR_LINE) {
+            Ok(0) => return,
+            // A longer line is logged in pieces: stderr must be drained, whatever comes.
+            Err(e) if e.kind() != io::ErrorKind::InvalidData => return,
+            Ok(_) | Err(_) => {
                 let text = String::from_utf8_lossy(trim_line(&line)).into_owned();
                 log::debug!(target: "mcpstore::server", "[{}] {text}", pipe.service);
                 let mut t = pipe.stderr_tail.lock();
@@ -358,12 +419,17 @@ fn drain_stderr(pipe: &Pipe, stderr: impl Read) {
     }
 }
 
-fn spawn_thread(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
-    std::thread::Builder::new()
+fn spawn_worker(name: String, f: impl FnOnce() + Send + 'static) -> Result<Worker> {
+    let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
+    let handle = std::thread::Builder::new()
         .name(name)
         .stack_size(256 * 1024)
-        .spawn(f)
-        .map_err(|e| Error::unsent(format!("cannot start a thread: {e}")))
+        .spawn(move || {
+            let _done = done_tx; // dropped when the thread ends, even by a panic
+            f()
+        })
+        .map_err(|e| Error::unsent(format!("cannot start a thread: {e}")))?;
+    Ok(Worker { handle, done })
 }
 
 fn set_nonblocking(fd: i32) -> io::Result<()> {
@@ -453,6 +519,129 @@ fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Keeping `SIGPIPE` away from the host process when a server stops reading.
+///
+/// Rust programs ignore `SIGPIPE`, but a C, C++ or Go program calling the
+/// library usually keeps the default action, which terminates the process.
+/// Changing the process-wide disposition is not a library's business, so:
+///
+/// * Linux and other Unix systems block `SIGPIPE` on the writing thread around
+///   the write; a write failing with `EPIPE` raises a thread-directed `SIGPIPE`,
+///   which is then taken with a zero-timeout `sigtimedwait` before the mask is
+///   restored (the technique of libcurl and OpenSSL). A `SIGPIPE` that was
+///   already pending before the write is not ours and is left alone.
+/// * Apple systems mark the pipe with `F_SETNOSIGPIPE` instead.
+#[cfg(not(target_vendor = "apple"))]
+mod sigpipe {
+    use std::io;
+    use std::mem::MaybeUninit;
+
+    /// Blocks `SIGPIPE` on the current thread while it lives.
+    pub(super) struct Guard {
+        /// Whether `SIGPIPE` was unblocked before (so the drop unblocks it again).
+        unblock: bool,
+        /// Whether a `SIGPIPE` was pending before: then one raised by our write
+        /// cannot be told apart from it and neither is taken.
+        was_pending: bool,
+    }
+
+    fn sigpipe_set() -> libc::sigset_t {
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initializes the set; sigaddset adds a valid signal.
+        unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
+            set.assume_init()
+        }
+    }
+
+    fn contains_sigpipe(set: &MaybeUninit<libc::sigset_t>) -> bool {
+        // SAFETY: `set` was initialized by sigemptyset before being filled.
+        unsafe { libc::sigismember(set.as_ptr(), libc::SIGPIPE) == 1 }
+    }
+
+    impl Guard {
+        pub(super) fn new() -> Guard {
+            let block = sigpipe_set();
+            let mut pending = MaybeUninit::<libc::sigset_t>::uninit();
+            let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+            // SAFETY: the sets are initialized before the calls that fill them;
+            // pthread_sigmask only changes this thread's mask.
+            unsafe {
+                libc::sigemptyset(pending.as_mut_ptr());
+                libc::sigemptyset(old.as_mut_ptr());
+                let was_pending = libc::sigpending(pending.as_mut_ptr()) == 0 && contains_sigpipe(&pending);
+                let blocked = libc::pthread_sigmask(libc::SIG_BLOCK, &block, old.as_mut_ptr()) == 0;
+                Guard {
+                    unblock: blocked && !contains_sigpipe(&old),
+                    was_pending,
+                }
+            }
+        }
+
+        /// A write failed with `EPIPE`: takes the `SIGPIPE` it raised.
+        pub(super) fn consume(&self) {
+            if self.was_pending {
+                return;
+            }
+            let set = sigpipe_set();
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            loop {
+                // SAFETY: a valid set, no siginfo wanted, a valid zero timeout.
+                let r = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) };
+                if r >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                    return;
+                }
+            }
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if self.unblock {
+                let set = sigpipe_set();
+                // SAFETY: unblocks SIGPIPE on this thread only, as it was before.
+                unsafe {
+                    libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                }
+            }
+        }
+    }
+
+    /// Nothing to do per pipe here.
+    pub(super) fn prepare(_fd: i32) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(target_vendor = "apple")]
+mod sigpipe {
+    use std::io;
+
+    /// Nothing to block: the pipe itself never raises `SIGPIPE` (see [`prepare`]).
+    pub(super) struct Guard;
+
+    impl Guard {
+        pub(super) fn new() -> Guard {
+            Guard
+        }
+
+        pub(super) fn consume(&self) {}
+    }
+
+    /// Makes writes to `fd` fail with `EPIPE` instead of raising `SIGPIPE`.
+    pub(super) fn prepare(fd: i32) -> io::Result<()> {
+        // SAFETY: fcntl on a file descriptor we own; no memory is passed.
+        if unsafe { libc::fcntl(fd, libc::F_SETNOSIGPIPE, 1) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,6 +653,60 @@ mod tests {
         assert_eq!(read_line_limited(&mut r, &mut line, 10).unwrap(), 4);
         line.clear();
         assert!(read_line_limited(&mut r, &mut line, 3).is_err());
+    }
+
+    /// Only meaningful where the technique is the signal mask (not Apple).
+    #[cfg(not(target_vendor = "apple"))]
+    #[test]
+    fn sigpipe_of_a_failed_write_is_consumed_and_the_mask_restored() {
+        fn sigpipe_in(set: &libc::sigset_t) -> bool {
+            // SAFETY: a set filled by the calls below.
+            unsafe { libc::sigismember(set, libc::SIGPIPE) == 1 }
+        }
+        fn mask() -> libc::sigset_t {
+            // SAFETY: queries this thread's mask into an initialized set.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+                set
+            }
+        }
+        fn pending() -> libc::sigset_t {
+            // SAFETY: fills an initialized set.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigpending(&mut set);
+                set
+            }
+        }
+        assert!(!sigpipe_in(&mask()));
+        let mut fds = [0; 2];
+        // SAFETY: a fresh pipe whose read end is closed at once.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            libc::close(fds[0]);
+        }
+        {
+            let guard = sigpipe::Guard::new();
+            assert!(sigpipe_in(&mask()));
+            // SAFETY: writes one byte from a valid buffer to our pipe.
+            let r = unsafe { libc::write(fds[1], b"x".as_ptr().cast(), 1) };
+            assert_eq!(r, -1);
+            assert_eq!(io::Error::last_os_error().raw_os_error(), Some(libc::EPIPE));
+            // Blocked, the signal stays pending (even while ignored, on Linux) ...
+            #[cfg(target_os = "linux")]
+            assert!(sigpipe_in(&pending()));
+            guard.consume();
+            // ... until consumed.
+            assert!(!sigpipe_in(&pending()));
+        }
+        assert!(!sigpipe_in(&mask()));
+        // SAFETY: closes the write end we opened.
+        unsafe {
+            libc::close(fds[1]);
+        }
     }
 
     #[test]
