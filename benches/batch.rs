@@ -15,22 +15,15 @@ use support::*;
 const CALLS: usize = 1000;
 
 fn calls() -> Vec<ToolCall> {
-    (0..CALLS)
-        .map(|i| ToolCall::new("echo", json!({"message": i.to_string()})))
-        .collect()
+    (0..CALLS).map(|i| ToolCall::new("echo", json!({"message": i.to_string()}))).collect()
 }
 
 fn compare(c: &mut Criterion, name: &str, store: &Store) {
     let calls = calls();
     let mut g = c.benchmark_group(format!("batch_{name}"));
-    g.throughput(Throughput::Elements(CALLS as u64))
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(CALLS as u64)).sample_size(10).measurement_time(Duration::from_secs(4));
     g.bench_function("batch_call_1000", |b| {
-        let options = BatchOptions {
-            max_workers: Some(16),
-            ..Default::default()
-        };
+        let options = BatchOptions { max_workers: Some(16), ..Default::default() };
         b.iter(|| {
             let results = store.batch_call(&calls, &options);
             assert!(results.iter().all(|r| r.is_ok()));

@@ -42,15 +42,8 @@ fn c_store() -> *mut mcps_store {
 
 /// A Rust store with the demo server over stdio (one session).
 fn rust_store() -> Store {
-    let pool = mcpstore::PoolConfig {
-        min_connections: 1,
-        max_connections: 1,
-        ..Default::default()
-    };
-    let store = Store::builder()
-        .pool(pool)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = mcpstore::PoolConfig { min_connections: 1, max_connections: 1, ..Default::default() };
+    let store = Store::builder().pool(pool).build().unwrap_or_else(|e| panic!("{e}"));
     store
         .add_service("demo", ServiceConfig::stdio(DEMO, Vec::<String>::new()))
         .unwrap_or_else(|e| panic!("{e}"));

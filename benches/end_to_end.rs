@@ -13,17 +13,13 @@ use serde_json::json;
 use support::*;
 
 fn echo(store: &mcpstore::Store, i: u64) {
-    let r = store
-        .call_tool("echo", json!({ "message": i.to_string() }))
-        .expect("echo");
+    let r = store.call_tool("echo", json!({ "message": i.to_string() })).expect("echo");
     assert!(!r.is_error);
 }
 
 fn bench_transport(c: &mut Criterion, name: &str, make: &dyn Fn(usize) -> mcpstore::Store) {
     let mut g = c.benchmark_group(format!("{name}_echo"));
-    g.measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(20);
+    g.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500)).sample_size(20);
     for sessions in [1usize, 2, 4] {
         let store = make(sessions);
         for in_flight in [1usize, 16, 64] {

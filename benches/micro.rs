@@ -29,9 +29,7 @@ fn protocol(c: &mut Criterion) {
     c.bench_function("protocol/decode_tools_call_result", |b| {
         b.iter(|| {
             let msg = parse_message(black_box(reply)).expect("parse");
-            let mcpstore::protocol::Incoming::Response { outcome: Ok(raw), .. } = msg else {
-                panic!()
-            };
+            let mcpstore::protocol::Incoming::Response { outcome: Ok(raw), .. } = msg else { panic!() };
             let r: ToolResult = serde_json::from_str(raw.get()).expect("result");
             black_box(r)
         })
@@ -40,23 +38,17 @@ fn protocol(c: &mut Criterion) {
 
 fn cache(c: &mut Criterion) {
     let cache = ResultCache::new(1000, Duration::from_secs(300));
-    let result = Arc::new(ToolResult {
-        content: vec![json!({"type": "text", "text": "5"})],
-        ..Default::default()
-    });
+    let result =
+        Arc::new(ToolResult { content: vec![json!({"type": "text", "text": "5"})], ..Default::default() });
     let args = json!({"a": 2, "b": 3});
     let key = ResultCache::key_for("demo", "add", &args);
     cache.insert(key.clone(), "demo", result);
-    c.bench_function("cache/hit_prepared_key", |b| {
-        b.iter(|| black_box(cache.get(black_box(&key))))
-    });
+    c.bench_function("cache/hit_prepared_key", |b| b.iter(|| black_box(cache.get(black_box(&key)))));
     c.bench_function("cache/hit_with_key_building", |b| {
         b.iter(|| black_box(cache.get(&ResultCache::key_for("demo", "add", black_box(&args)))))
     });
     let missing = ResultCache::key_for("demo", "add", &json!({"a": 9, "b": 9}));
-    c.bench_function("cache/miss", |b| {
-        b.iter(|| black_box(cache.get(black_box(&missing))))
-    });
+    c.bench_function("cache/miss", |b| b.iter(|| black_box(cache.get(black_box(&missing)))));
 }
 
 fn object_pool(c: &mut Criterion) {
@@ -104,9 +96,7 @@ fn checkout(c: &mut Criterion) {
     let pool = store.service("demo").expect("service").pool().clone();
     let mut g = c.benchmark_group("pool_checkout");
     g.measurement_time(Duration::from_secs(2));
-    g.bench_function("uncontended", |b| {
-        b.iter(|| drop(black_box(pool.acquire().expect("lease"))))
-    });
+    g.bench_function("uncontended", |b| b.iter(|| drop(black_box(pool.acquire().expect("lease")))));
     g.bench_function("8_threads_contended_per_checkout", |b| {
         b.iter_custom(|iters| {
             let elapsed = support::run_threads(8, iters * 8, |_| drop(pool.acquire().expect("lease")));

@@ -40,19 +40,14 @@ fn run(scenario: &str, url: &str) -> Result<(), Error> {
         retry_delay: Duration::from_millis(200),
         ..PoolConfig::default()
     };
-    let store = Store::builder()
-        .pool(pool)
-        .client_name("mcpstore-conformance-client")
-        .build()?;
+    let store = Store::builder().pool(pool).client_name("mcpstore-conformance-client").build()?;
     store.add_service(SERVICE, ServiceConfig::http(url))?;
     if let Some(down) = store.wait_ready(Duration::from_secs(15)).first() {
         return Err(Error::Closed {
             message: format!(
                 "could not connect: service is {}: {}",
                 down.state.as_str(),
-                down.last_error
-                    .clone()
-                    .unwrap_or_else(|| "no tools loaded".into())
+                down.last_error.clone().unwrap_or_else(|| "no tools loaded".into())
             ),
             sent: false,
         });
@@ -64,20 +59,11 @@ fn run(scenario: &str, url: &str) -> Result<(), Error> {
         .ok_or_else(|| Error::Internal("service vanished".into()))?;
     println!(
         "connected to {} (protocol {})",
-        info.server_info
-            .map(|i| format!("{} {}", i.name, i.version))
-            .unwrap_or_default(),
+        info.server_info.map(|i| format!("{} {}", i.name, i.version)).unwrap_or_default(),
         info.protocol_version.unwrap_or_default()
     );
     let tools = store.list_tools(Some(SERVICE))?;
-    println!(
-        "tools: {}",
-        tools
-            .iter()
-            .map(|(_, t)| t.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    println!("tools: {}", tools.iter().map(|(_, t)| t.name.as_str()).collect::<Vec<_>>().join(", "));
     match scenario {
         "tools_call" => call(&store, "add_numbers", json!({"a": 5, "b": 3})),
         "sse-retry" => call(&store, "test_reconnection", json!({})),
@@ -90,10 +76,7 @@ fn call(store: &Store, tool: &str, arguments: Value) -> Result<(), Error> {
     let result = store.call_tool(&name, arguments)?;
     println!("{tool} -> {}", result.to_json());
     if result.is_error {
-        return Err(Error::Internal(format!(
-            "tool {tool} reported an error: {}",
-            result.text()
-        )));
+        return Err(Error::Internal(format!("tool {tool} reported an error: {}", result.text())));
     }
     Ok(())
 }

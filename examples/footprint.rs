@@ -27,6 +27,16 @@ fn main() -> Result<(), mcpstore::Error> {
         rss_mb(&probe)
     };
 
+    let ten = Store::new()?;
+    for i in 0..10 {
+        ten.add_service(&format!("s{i}"), ServiceConfig::stdio(server.clone(), Vec::<String>::new()))?;
+    }
+    ten.wait_ready(Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_ten = rss_mb(&ten);
+    let sessions: usize = ten.pool_stats().values().map(|p| p.open).sum();
+    drop(ten);
+
     let store = Store::builder().performance(PerformanceConfig::new()).build()?;
     store.add_service("demo", ServiceConfig::stdio(server.clone(), Vec::<String>::new()))?;
     store.wait_ready(Duration::from_secs(30));
@@ -42,35 +52,18 @@ fn main() -> Result<(), mcpstore::Error> {
     let after_1k = rss_mb(&store);
     call_until(100_000)?;
     let after_100k = rss_mb(&store);
-    let calls: Vec<ToolCall> = (0..1000)
-        .map(|i| ToolCall::new("echo", json!({"message": i.to_string()})))
-        .collect();
+    let calls: Vec<ToolCall> =
+        (0..1000).map(|i| ToolCall::new("echo", json!({"message": i.to_string()}))).collect();
     for _ in 0..20 {
         store.batch_call(&calls, &BatchOptions::default());
     }
     let after_batches = rss_mb(&store);
     drop(store);
-
-    let ten = Store::new()?;
-    for i in 0..10 {
-        ten.add_service(
-            &format!("s{i}"),
-            ServiceConfig::stdio(server.clone(), Vec::<String>::new()),
-        )?;
-    }
-    ten.wait_ready(Duration::from_secs(60));
-    std::thread::sleep(Duration::from_secs(1));
-    let idle_ten = rss_mb(&ten);
-    let sessions: usize = ten.pool_stats().values().map(|p| p.open).sum();
-
     println!("RSS of this process (MB):");
     println!("  empty store                      {before_store:8.2}");
-    println!("  after     1,000 echo calls       {after_1k:8.2}");
-    println!(
-        "  after   100,000 echo calls       {after_100k:8.2}   (growth {:+.2})",
-        after_100k - after_1k
-    );
-    println!("  after 20 batches of 1,000        {after_batches:8.2}");
     println!("  idle store with 10 services      {idle_ten:8.2}   ({sessions} sessions open)");
+    println!("  after     1,000 echo calls       {after_1k:8.2}");
+    println!("  after   100,000 echo calls       {after_100k:8.2}   (growth {:+.2})", after_100k - after_1k);
+    println!("  after 20 batches of 1,000        {after_batches:8.2}");
     Ok(())
 }

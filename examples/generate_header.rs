@@ -49,8 +49,7 @@ pub fn generate() -> Result<String, String> {
 
 /// `MCPS_STATUS_OK` -> `MCPS_OK`, `MCPS_STATUS_X` -> `MCPS_ERR_X`.
 fn rename_statuses(text: &str) -> String {
-    text.replace("MCPS_STATUS_OK", "MCPS_OK")
-        .replace("MCPS_STATUS_", "MCPS_ERR_")
+    text.replace("MCPS_STATUS_OK", "MCPS_OK").replace("MCPS_STATUS_", "MCPS_ERR_")
 }
 
 /// Writes the header if it changed.

@@ -53,17 +53,9 @@ impl BenchmarkResult {
             name: name.to_owned(),
             iterations: n,
             errors,
-            success_rate: if n == 0 {
-                0.0
-            } else {
-                (n - errors) as f64 / n as f64
-            },
+            success_rate: if n == 0 { 0.0 } else { (n - errors) as f64 / n as f64 },
             total_s: total.as_secs_f64(),
-            calls_per_sec: if total.is_zero() {
-                0.0
-            } else {
-                n as f64 / total.as_secs_f64()
-            },
+            calls_per_sec: if total.is_zero() { 0.0 } else { n as f64 / total.as_secs_f64() },
             avg_ms: if n == 0 { 0.0 } else { ms(sum) / n as f64 },
             min_ms: latencies.first().map_or(0.0, |d| ms(*d)),
             max_ms: latencies.last().map_or(0.0, |d| ms(*d)),
@@ -111,12 +103,7 @@ impl PerformanceBenchmark {
             }
             latencies.push(t.elapsed());
         }
-        self.record(BenchmarkResult::from_latencies(
-            name,
-            latencies,
-            errors,
-            start.elapsed(),
-        ))
+        self.record(BenchmarkResult::from_latencies(name, latencies, errors, start.elapsed()))
     }
 
     /// Runs `f(i)` on `threads` threads until the workload is done;
@@ -174,12 +161,7 @@ impl PerformanceBenchmark {
         stop.store(true, Ordering::Relaxed);
         let total = start.elapsed();
         let latencies = std::mem::take(&mut *all.lock());
-        self.record(BenchmarkResult::from_latencies(
-            name,
-            latencies,
-            errors.load(Ordering::Relaxed),
-            total,
-        ))
+        self.record(BenchmarkResult::from_latencies(name, latencies, errors.load(Ordering::Relaxed), total))
     }
 
     /// Adds a result computed elsewhere.

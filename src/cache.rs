@@ -66,9 +66,7 @@ impl ResultCache {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         let shard_count = (capacity / 128).clamp(1, 16).next_power_of_two().min(16);
         let per_shard = per_shard(capacity, shard_count);
-        let shards = (0..shard_count)
-            .map(|_| Mutex::new(LruCache::new(per_shard)))
-            .collect();
+        let shards = (0..shard_count).map(|_| Mutex::new(LruCache::new(per_shard))).collect();
         ResultCache {
             shards,
             hasher: Default::default(),
@@ -119,11 +117,7 @@ impl ResultCache {
             None => None,
         };
         drop(shard);
-        let counter = if found.is_some() {
-            &self.counters.hits
-        } else {
-            &self.counters.misses
-        };
+        let counter = if found.is_some() { &self.counters.hits } else { &self.counters.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -134,11 +128,7 @@ impl ResultCache {
             return; // tool errors are never cached; capacity 0 turns the cache off
         }
         let ttl = Duration::from_nanos(self.ttl_nanos.load(Ordering::Relaxed));
-        let entry = Entry {
-            value,
-            service: Arc::from(service),
-            expires: Instant::now() + ttl,
-        };
+        let entry = Entry { value, service: Arc::from(service), expires: Instant::now() + ttl };
         let mut shard = self.shard(&key).lock();
         let replaced_same_key = shard.contains(&key);
         if let Some((_, _old)) = shard.push(key, entry)
@@ -230,8 +220,7 @@ impl ResultCache {
 
     /// Changes capacity and time to live at runtime (new TTL applies to new entries).
     pub fn reconfigure(&self, capacity: usize, ttl: Duration) {
-        self.ttl_nanos
-            .store(ttl.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        self.ttl_nanos.store(ttl.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
         self.capacity.store(capacity as u64, Ordering::Relaxed);
         let per = per_shard(capacity, self.shards.len());
         for shard in self.shards.iter() {
@@ -239,9 +228,7 @@ impl ResultCache {
             let before = s.len();
             s.resize(per);
             let evicted = before.saturating_sub(s.len());
-            self.counters
-                .evictions
-                .fetch_add(evicted as u64, Ordering::Relaxed);
+            self.counters.evictions.fetch_add(evicted as u64, Ordering::Relaxed);
         }
         self.enforce_capacity();
     }
@@ -320,24 +307,13 @@ mod tests {
     use serde_json::json;
 
     fn result(text: &str) -> Arc<ToolResult> {
-        Arc::new(ToolResult {
-            content: vec![json!({"type": "text", "text": text})],
-            ..Default::default()
-        })
+        Arc::new(ToolResult { content: vec![json!({"type": "text", "text": text})], ..Default::default() })
     }
 
     #[test]
     fn canonical_keys_ignore_key_order() {
-        let a = ResultCache::key_for(
-            "s",
-            "t",
-            &json!({"a": 1, "b": {"y": 2, "x": [1, {"d": 0, "c": 1}]}}),
-        );
-        let b = ResultCache::key_for(
-            "s",
-            "t",
-            &json!({"b": {"x": [1, {"c": 1, "d": 0}], "y": 2}, "a": 1}),
-        );
+        let a = ResultCache::key_for("s", "t", &json!({"a": 1, "b": {"y": 2, "x": [1, {"d": 0, "c": 1}]}}));
+        let b = ResultCache::key_for("s", "t", &json!({"b": {"x": [1, {"c": 1, "d": 0}], "y": 2}, "a": 1}));
         assert_eq!(a, b);
         assert_ne!(a, ResultCache::key_for("s", "t2", &json!({"a": 1})));
     }

@@ -74,11 +74,7 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig {
-            enabled: true,
-            capacity: 1000,
-            ttl: Duration::from_secs(300),
-        }
+        CacheConfig { enabled: true, capacity: 1000, ttl: Duration::from_secs(300) }
     }
 }
 
@@ -112,11 +108,7 @@ impl Default for BatchConfig {
 impl BatchConfig {
     /// The executor's thread count.
     pub fn workers(&self) -> usize {
-        if self.max_workers == 0 {
-            self.max_concurrent_calls.max(1)
-        } else {
-            self.max_workers
-        }
+        if self.max_workers == 0 { self.max_concurrent_calls.max(1) } else { self.max_workers }
     }
 }
 
@@ -162,10 +154,7 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
 impl PerformanceConfig {
     /// The defaults, with the response size limit set.
     pub fn new() -> Self {
-        PerformanceConfig {
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            ..Default::default()
-        }
+        PerformanceConfig { max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES, ..Default::default() }
     }
 
     /// Reads a standalone JSON file holding a `performance` object (or the
@@ -273,30 +262,18 @@ impl PerformanceConfig {
         m.insert("health_check_interval".into(), secs(p.health_check_interval));
         m.insert("health_check_timeout".into(), secs(p.health_check_timeout));
         m.insert("acquire_timeout".into(), secs(p.acquire_timeout));
-        m.insert(
-            "max_in_flight_per_connection".into(),
-            p.max_in_flight_per_connection.into(),
-        );
+        m.insert("max_in_flight_per_connection".into(), p.max_in_flight_per_connection.into());
         m.insert("default_batch_size".into(), self.batch.default_batch_size.into());
         m.insert("max_workers".into(), self.batch.max_workers.into());
-        m.insert(
-            "max_concurrent_calls".into(),
-            self.batch.max_concurrent_calls.into(),
-        );
+        m.insert("max_concurrent_calls".into(), self.batch.max_concurrent_calls.into());
         m.insert("call_timeout".into(), secs(self.batch.call_timeout));
         m.insert("submit_timeout".into(), secs(self.batch.submit_timeout));
         m.insert("enable_result_cache".into(), self.cache.enabled.into());
         m.insert("cache_size".into(), self.cache.capacity.into());
         m.insert("cache_ttl".into(), secs(self.cache.ttl));
         m.insert("memory_threshold_mb".into(), self.memory.threshold_mb.into());
-        m.insert(
-            "enable_performance_monitoring".into(),
-            self.memory.monitoring_enabled.into(),
-        );
-        m.insert(
-            "monitoring_interval".into(),
-            secs(self.memory.monitoring_interval),
-        );
+        m.insert("enable_performance_monitoring".into(), self.memory.monitoring_enabled.into());
+        m.insert("monitoring_interval".into(), secs(self.memory.monitoring_interval));
         m.insert("max_response_bytes".into(), self.max_response_bytes.into());
         Value::Object(m)
     }
@@ -379,10 +356,7 @@ pub(crate) fn validate_pool(p: &PoolConfig, service: Option<&str>) -> Result<()>
         return Err(Error::config(
             service,
             Some("min_connections"),
-            format!(
-                "{} is greater than max_connections {}",
-                p.min_connections, p.max_connections
-            ),
+            format!("{} is greater than max_connections {}", p.min_connections, p.max_connections),
         ));
     }
     Ok(())
@@ -398,8 +372,7 @@ fn unknown_key(path: &str) -> Error {
 }
 
 fn as_object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>> {
-    v.as_object()
-        .ok_or_else(|| Error::config(None, Some(path), "must be a JSON object"))
+    v.as_object().ok_or_else(|| Error::config(None, Some(path), "must be a JSON object"))
 }
 
 fn bad(path: &str, expected: &str, v: &Value) -> Error {
@@ -414,9 +387,7 @@ pub(crate) fn number(v: &Value, path: &str) -> Result<f64> {
 }
 
 pub(crate) fn count(v: &Value, path: &str) -> Result<usize> {
-    v.as_u64()
-        .map(|n| n as usize)
-        .ok_or_else(|| bad(path, "a non-negative integer", v))
+    v.as_u64().map(|n| n as usize).ok_or_else(|| bad(path, "a non-negative integer", v))
 }
 
 fn positive(v: &Value, path: &str) -> Result<usize> {
@@ -451,11 +422,7 @@ pub(crate) fn seconds(v: &Value, path: &str) -> Result<Duration> {
 
 fn nonzero_seconds(v: &Value, path: &str) -> Result<Duration> {
     let d = seconds(v, path)?;
-    if d.is_zero() {
-        Err(bad(path, "a number of seconds greater than 0", v))
-    } else {
-        Ok(d)
-    }
+    if d.is_zero() { Err(bad(path, "a number of seconds greater than 0", v)) } else { Ok(d) }
 }
 
 #[cfg(test)]
@@ -483,11 +450,9 @@ mod tests {
     #[test]
     fn flat_and_nested_keys() {
         let mut c = PerformanceConfig::new();
-        c.apply_json(
-            &json!({"cache_size": 5, "pool": {"min_connections": 1, "read_timeout": 2.5},
-            "cache": {"ttl": 9}, "memory": {"threshold_mb": 100}}),
-        )
-        .unwrap();
+        c.apply_json(&json!({"cache_size": 5, "pool": {"min_connections": 1, "read_timeout": 2.5},
+            "cache": {"ttl": 9}, "memory": {"threshold_mb": 100}}))
+            .unwrap();
         assert_eq!(c.cache.capacity, 5);
         assert_eq!(c.pool.min_connections, 1);
         assert_eq!(c.pool.read_timeout, Duration::from_millis(2500));
@@ -504,24 +469,17 @@ mod tests {
         assert!(e.to_string().contains("performance.pool.cache_size"), "{e}");
         let e = c.apply_json(&json!({"max_connections": "ten"})).unwrap_err();
         assert!(e.to_string().contains("performance.max_connections"), "{e}");
-        let e = c
-            .apply_json(&json!({"pool": {"min_connections": 20}}))
-            .unwrap_err();
+        let e = c.apply_json(&json!({"pool": {"min_connections": 20}})).unwrap_err();
         assert!(e.to_string().contains("min_connections"), "{e}");
     }
 
     #[test]
     fn env_values_are_parsed_and_checked() {
         let mut c = PerformanceConfig::new();
-        c.apply_vars([
-            ("MCPSTORE_CACHE_SIZE".into(), "50".into()),
-            ("MCPSTORE_OTHER".into(), "x".into()),
-        ])
-        .unwrap();
+        c.apply_vars([("MCPSTORE_CACHE_SIZE".into(), "50".into()), ("MCPSTORE_OTHER".into(), "x".into())])
+            .unwrap();
         assert_eq!(c.cache.capacity, 50);
-        let e = c
-            .apply_vars([("MCPSTORE_CACHE_TTL".into(), "soon".into())])
-            .unwrap_err();
+        let e = c.apply_vars([("MCPSTORE_CACHE_TTL".into(), "soon".into())]).unwrap_err();
         assert!(e.to_string().contains("MCPSTORE_CACHE_TTL"), "{e}");
     }
 }

@@ -295,33 +295,19 @@ impl Error {
 
     /// Shorthand for a transport error that happened before the request was sent.
     pub(crate) fn unsent(message: impl Into<String>) -> Error {
-        Error::Transport {
-            message: message.into(),
-            status: None,
-            retry_after: None,
-            sent: false,
-        }
+        Error::Transport { message: message.into(), status: None, retry_after: None, sent: false }
     }
 
     /// Shorthand for a transport error after the request may have been sent.
     pub(crate) fn io_sent(message: impl Into<String>) -> Error {
-        Error::Transport {
-            message: message.into(),
-            status: None,
-            retry_after: None,
-            sent: true,
-        }
+        Error::Transport { message: message.into(), status: None, retry_after: None, sent: true }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config {
-                service,
-                field,
-                message,
-            } => {
+            Error::Config { service, field, message } => {
                 write!(f, "config error")?;
                 if let Some(s) = service {
                     write!(f, " in service '{s}'")?;
@@ -341,11 +327,7 @@ impl fmt::Display for Error {
                 write_suggestions(f, suggestions)
             }
             Error::AmbiguousTool { name, candidates } => {
-                write!(
-                    f,
-                    "tool name '{name}' is ambiguous; use one of: {}",
-                    candidates.join(", ")
-                )
+                write!(f, "tool name '{name}' is ambiguous; use one of: {}", candidates.join(", "))
             }
             Error::Transport { message, status, .. } => match status {
                 Some(s) => write!(f, "transport error (HTTP {s}): {message}"),
@@ -357,24 +339,13 @@ impl fmt::Display for Error {
             }
             Error::Rpc { code, message, .. } => write!(f, "server error {code}: {message}"),
             Error::Timeout { phase, after } => {
-                write!(
-                    f,
-                    "timed out in {} after {} ms",
-                    phase.as_str(),
-                    after.as_millis()
-                )
+                write!(f, "timed out in {} after {} ms", phase.as_str(), after.as_millis())
             }
-            Error::PoolExhausted { service, waited } => write!(
-                f,
-                "no free session for service '{service}' after waiting {} ms",
-                waited.as_millis()
-            ),
+            Error::PoolExhausted { service, waited } => {
+                write!(f, "no free session for service '{service}' after waiting {} ms", waited.as_millis())
+            }
             Error::Busy { waited } => {
-                write!(
-                    f,
-                    "too many calls in flight (waited {} ms for a slot)",
-                    waited.as_millis()
-                )
+                write!(f, "too many calls in flight (waited {} ms for a slot)", waited.as_millis())
             }
             Error::Cancelled => write!(f, "call cancelled"),
             Error::Closed { message, .. } => write!(f, "closed: {message}"),
@@ -385,11 +356,7 @@ impl fmt::Display for Error {
 }
 
 fn write_suggestions(f: &mut fmt::Formatter<'_>, suggestions: &[String]) -> fmt::Result {
-    if suggestions.is_empty() {
-        Ok(())
-    } else {
-        write!(f, "; did you mean: {}?", suggestions.join(", "))
-    }
+    if suggestions.is_empty() { Ok(()) } else { write!(f, "; did you mean: {}?", suggestions.join(", ")) }
 }
 
 impl std::error::Error for Error {}
@@ -402,12 +369,8 @@ mod tests {
     fn codes_are_grouped_and_stable() {
         assert_eq!(Error::Cancelled.code() as i32, 403);
         assert_eq!(Error::unsent("x").code() as i32, 200);
-        let http = Error::Transport {
-            message: "x".into(),
-            status: Some(503),
-            retry_after: None,
-            sent: false,
-        };
+        let http =
+            Error::Transport { message: "x".into(), status: Some(503), retry_after: None, sent: false };
         assert_eq!(http.code() as i32, 201);
         assert!(http.is_retryable());
         assert!(!http.may_have_executed());
@@ -416,14 +379,8 @@ mod tests {
     #[test]
     fn display_names_service_and_field() {
         let e = Error::config(Some("files"), Some("command"), "must be a string");
-        assert_eq!(
-            e.to_string(),
-            "config error in service 'files' at field 'command': must be a string"
-        );
-        let e = Error::ToolNotFound {
-            name: "ecoh".into(),
-            suggestions: vec!["echo".into()],
-        };
+        assert_eq!(e.to_string(), "config error in service 'files' at field 'command': must be a string");
+        let e = Error::ToolNotFound { name: "ecoh".into(), suggestions: vec!["echo".into()] };
         assert!(e.to_string().contains("did you mean: echo"));
     }
 }

@@ -213,10 +213,8 @@ impl ToolMetrics {
             .filter(|(_, c)| g(c) > 0)
             .map(|(k, c)| (error_kind_name(*k).to_owned(), g(c)))
             .collect();
-        let timeouts = ERROR_KINDS
-            .iter()
-            .position(|k| *k == ErrorCode::Timeout)
-            .map_or(0, |i| g(&self.errors[i]));
+        let timeouts =
+            ERROR_KINDS.iter().position(|k| *k == ErrorCode::Timeout).map_or(0, |i| g(&self.errors[i]));
         ToolStats {
             service: self.service.clone(),
             tool: self.tool.clone(),
@@ -243,42 +241,24 @@ fn error_kind_name(code: ErrorCode) -> &'static str {
             let e = match other {
                 ErrorCode::InvalidArgument => Error::InvalidArgument(String::new()),
                 ErrorCode::Config => Error::config(None, None, ""),
-                ErrorCode::ServiceNotFound => Error::ServiceNotFound {
-                    name: String::new(),
-                    suggestions: vec![],
-                },
-                ErrorCode::ToolNotFound => Error::ToolNotFound {
-                    name: String::new(),
-                    suggestions: vec![],
-                },
-                ErrorCode::AmbiguousTool => Error::AmbiguousTool {
-                    name: String::new(),
-                    candidates: vec![],
-                },
+                ErrorCode::ServiceNotFound => {
+                    Error::ServiceNotFound { name: String::new(), suggestions: vec![] }
+                }
+                ErrorCode::ToolNotFound => Error::ToolNotFound { name: String::new(), suggestions: vec![] },
+                ErrorCode::AmbiguousTool => Error::AmbiguousTool { name: String::new(), candidates: vec![] },
                 ErrorCode::Transport => Error::unsent(""),
-                ErrorCode::Closed => Error::Closed {
-                    message: String::new(),
-                    sent: false,
-                },
+                ErrorCode::Closed => Error::Closed { message: String::new(), sent: false },
                 ErrorCode::Protocol => Error::Protocol(String::new()),
-                ErrorCode::Rpc => Error::Rpc {
-                    code: 0,
-                    message: String::new(),
-                    data: None,
-                },
+                ErrorCode::Rpc => Error::Rpc { code: 0, message: String::new(), data: None },
                 ErrorCode::UnsupportedVersion => Error::UnsupportedVersion(String::new()),
                 ErrorCode::ResponseTooLarge => Error::ResponseTooLarge { limit: 0 },
-                ErrorCode::Timeout => Error::Timeout {
-                    phase: crate::error::TimeoutPhase::Response,
-                    after: Duration::ZERO,
-                },
-                ErrorCode::PoolExhausted => Error::PoolExhausted {
-                    service: String::new(),
-                    waited: Duration::ZERO,
-                },
-                ErrorCode::Busy => Error::Busy {
-                    waited: Duration::ZERO,
-                },
+                ErrorCode::Timeout => {
+                    Error::Timeout { phase: crate::error::TimeoutPhase::Response, after: Duration::ZERO }
+                }
+                ErrorCode::PoolExhausted => {
+                    Error::PoolExhausted { service: String::new(), waited: Duration::ZERO }
+                }
+                ErrorCode::Busy => Error::Busy { waited: Duration::ZERO },
                 ErrorCode::Cancelled => Error::Cancelled,
                 _ => Error::Internal(String::new()),
             };
@@ -324,26 +304,12 @@ pub(crate) fn write_prometheus(out: &mut String, tools: &[ToolStats]) {
     type Series = (&'static str, &'static str, fn(&ToolStats) -> u64);
     let series: [Series; 7] = [
         ("mcpstore_calls_total", "Tool calls sent to servers.", |t| t.calls),
-        (
-            "mcpstore_tool_errors_total",
-            "Calls whose result had isError.",
-            |t| t.tool_errors,
-        ),
+        ("mcpstore_tool_errors_total", "Calls whose result had isError.", |t| t.tool_errors),
         ("mcpstore_timeouts_total", "Calls that timed out.", |t| t.timeouts),
         ("mcpstore_retries_total", "Retried attempts.", |t| t.retries),
-        (
-            "mcpstore_cache_hits_total",
-            "Calls served from the result cache.",
-            |t| t.cache_hits,
-        ),
-        (
-            "mcpstore_bytes_received_total",
-            "Bytes of results received.",
-            |t| t.bytes_in,
-        ),
-        ("mcpstore_bytes_sent_total", "Bytes of requests sent.", |t| {
-            t.bytes_out
-        }),
+        ("mcpstore_cache_hits_total", "Calls served from the result cache.", |t| t.cache_hits),
+        ("mcpstore_bytes_received_total", "Bytes of results received.", |t| t.bytes_in),
+        ("mcpstore_bytes_sent_total", "Bytes of requests sent.", |t| t.bytes_out),
     ];
     for (name, help, get) in series {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -376,11 +342,7 @@ pub(crate) fn write_prometheus(out: &mut String, tools: &[ToolStats]) {
     let _ = writeln!(out, "# HELP {name} Latency of tool calls.\n# TYPE {name} summary");
     for t in tools {
         let l = format!("service=\"{}\",tool=\"{}\"", label(&t.service), label(&t.tool));
-        for (q, v) in [
-            ("0.5", t.latency.p50_ms),
-            ("0.9", t.latency.p90_ms),
-            ("0.99", t.latency.p99_ms),
-        ] {
+        for (q, v) in [("0.5", t.latency.p50_ms), ("0.9", t.latency.p90_ms), ("0.99", t.latency.p99_ms)] {
             let _ = writeln!(out, "{name}{{{l},quantile=\"{q}\"}} {}", v / 1000.0);
         }
         let _ = writeln!(out, "{name}_sum{{{l}}} {}", t.latency.sum_ms / 1000.0);
@@ -418,10 +380,7 @@ mod tests {
         for (q, truth_ms) in [(0.5, 50.0), (0.9, 90.0), (0.99, 99.0)] {
             let got = h.quantile(q).as_secs_f64() * 1000.0;
             let ratio = got / truth_ms;
-            assert!(
-                (1.0..=2f64.powf(0.25) + 1e-9).contains(&ratio),
-                "q{q}: {got} vs {truth_ms}"
-            );
+            assert!((1.0..=2f64.powf(0.25) + 1e-9).contains(&ratio), "q{q}: {got} vs {truth_ms}");
         }
         assert_eq!(h.max(), Duration::from_millis(100));
         assert_eq!(h.count(), 1000);

@@ -109,8 +109,7 @@ impl MemoryMonitor {
 
     /// Starts sampling every `interval` (on the store's maintenance thread).
     pub fn start(&self, interval: Duration) {
-        self.interval_ms
-            .store(interval.as_millis().max(1) as u64, Ordering::Relaxed);
+        self.interval_ms.store(interval.as_millis().max(1) as u64, Ordering::Relaxed);
         *self.next_due.lock() = Some(Instant::now());
         self.running.store(true, Ordering::Release);
     }
@@ -173,11 +172,7 @@ impl MemoryMonitor {
 
     /// When the next sample is due, if running.
     pub(crate) fn next_due(&self) -> Option<Instant> {
-        if self.is_running() {
-            *self.next_due.lock()
-        } else {
-            None
-        }
+        if self.is_running() { *self.next_due.lock() } else { None }
     }
 
     /// Takes a sample if one is due; returns it and whether it exceeded the threshold.
@@ -203,16 +198,10 @@ impl MemoryMonitor {
         let (rss, virt, total) = read_memory(&mut self.system.lock());
         let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
         let sample = MemorySample {
-            timestamp: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
+            timestamp: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
             rss_mb: mb(rss),
             virtual_mb: mb(virt),
-            percent: if total == 0 {
-                0.0
-            } else {
-                rss as f64 * 100.0 / total as f64
-            },
+            percent: if total == 0 { 0.0 } else { rss as f64 * 100.0 / total as f64 },
             live,
         };
         let mut samples = self.samples.lock();
@@ -279,14 +268,8 @@ mod tests {
         assert!(m.sample_if_due(now, LiveObjects::default).is_none());
         m.start(Duration::from_millis(10));
         assert!(m.sample_if_due(Instant::now(), LiveObjects::default).is_some());
-        assert!(
-            m.sample_if_due(Instant::now(), LiveObjects::default).is_none(),
-            "not due yet"
-        );
+        assert!(m.sample_if_due(Instant::now(), LiveObjects::default).is_none(), "not due yet");
         m.stop();
-        assert!(
-            m.sample_if_due(Instant::now() + Duration::from_secs(1), LiveObjects::default)
-                .is_none()
-        );
+        assert!(m.sample_if_due(Instant::now() + Duration::from_secs(1), LiveObjects::default).is_none());
     }
 }

@@ -78,10 +78,7 @@ impl ServiceConfig {
     /// A Streamable HTTP service at `url`.
     pub fn http(url: impl Into<String>) -> Self {
         ServiceConfig {
-            transport: TransportConfig::Http {
-                url: url.into(),
-                headers: BTreeMap::new(),
-            },
+            transport: TransportConfig::Http { url: url.into(), headers: BTreeMap::new() },
             pool: None,
             retry_non_idempotent: false,
         }
@@ -156,9 +153,8 @@ pub fn parse_str(text: &str, base: &PerformanceConfig) -> Result<ServersFile> {
 
 /// Parses an `mcp.json` value: `{"mcpServers": {...}, "performance": {...}}`.
 pub fn parse_value(value: &Value, base: &PerformanceConfig) -> Result<ServersFile> {
-    let root = value
-        .as_object()
-        .ok_or_else(|| Error::config(None, None, "the file must hold a JSON object"))?;
+    let root =
+        value.as_object().ok_or_else(|| Error::config(None, None, "the file must hold a JSON object"))?;
     for key in root.keys() {
         if !matches!(key.as_str(), "mcpServers" | "performance" | "servers" | "$schema") {
             return Err(Error::config(None, Some(key), "unknown top-level key"));
@@ -181,11 +177,7 @@ pub fn parse_value(value: &Value, base: &PerformanceConfig) -> Result<ServersFil
             services.push((name.clone(), parse_entry(name, entry, &performance.pool)?));
         }
     }
-    Ok(ServersFile {
-        services,
-        performance,
-        has_performance,
-    })
+    Ok(ServersFile { services, performance, has_performance })
 }
 
 fn is_disabled(entry: &Value) -> bool {
@@ -194,11 +186,7 @@ fn is_disabled(entry: &Value) -> bool {
 
 /// Checks a service name: non-empty, no whitespace, no dots (dots qualify tool names).
 pub fn validate_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c == '.' || c.is_control())
-    {
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '.' || c.is_control()) {
         return Err(Error::config(
             Some(name),
             None,
@@ -211,9 +199,8 @@ pub fn validate_name(name: &str) -> Result<()> {
 fn parse_entry(name: &str, entry: &Value, base_pool: &PoolConfig) -> Result<ServiceConfig> {
     validate_name(name)?;
     let err = |field: &str, msg: &str| Error::config(Some(name), Some(field), msg);
-    let obj = entry
-        .as_object()
-        .ok_or_else(|| Error::config(Some(name), None, "entry must be a JSON object"))?;
+    let obj =
+        entry.as_object().ok_or_else(|| Error::config(Some(name), None, "entry must be a JSON object"))?;
 
     let declared = match obj.get("transport").or_else(|| obj.get("type")) {
         None => None,
@@ -232,10 +219,7 @@ fn parse_entry(name: &str, entry: &Value, base_pool: &PoolConfig) -> Result<Serv
         None if obj.contains_key("command") => "stdio",
         None if obj.contains_key("url") => "http",
         None => {
-            return Err(err(
-                "command",
-                "an entry needs either 'command' (stdio) or 'url' (HTTP)",
-            ));
+            return Err(err("command", "an entry needs either 'command' (stdio) or 'url' (HTTP)"));
         }
     };
 
@@ -285,9 +269,7 @@ fn parse_entry(name: &str, entry: &Value, base_pool: &PoolConfig) -> Result<Serv
         custom_pool = true;
     }
     if let Some(p) = obj.get("pool") {
-        let map = p
-            .as_object()
-            .ok_or_else(|| err("pool", "must be a JSON object"))?;
+        let map = p.as_object().ok_or_else(|| err("pool", "must be a JSON object"))?;
         for (k, v) in map {
             let field = format!("pool.{k}");
             if !set_pool_key(&mut pool, k, v, &field).map_err(|e| rename(e, name, &field))? {
@@ -301,9 +283,8 @@ fn parse_entry(name: &str, entry: &Value, base_pool: &PoolConfig) -> Result<Serv
         config.pool = Some(pool);
     }
     if let Some(v) = obj.get("retry_non_idempotent") {
-        config.retry_non_idempotent = v
-            .as_bool()
-            .ok_or_else(|| err("retry_non_idempotent", "must be a boolean"))?;
+        config.retry_non_idempotent =
+            v.as_bool().ok_or_else(|| err("retry_non_idempotent", "must be a boolean"))?;
     }
     Ok(config)
 }
@@ -331,28 +312,19 @@ fn string_list(v: Option<&Value>, service: &str, field: &str) -> Result<Vec<Stri
                 })
             })
             .collect(),
-        Some(_) => Err(Error::config(
-            Some(service),
-            Some(field),
-            "must be an array of strings",
-        )),
+        Some(_) => Err(Error::config(Some(service), Some(field), "must be an array of strings")),
     }
 }
 
 fn string_map(v: &Value, service: &str, field: &str) -> Result<Vec<(String, String)>> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| Error::config(Some(service), Some(field), "must be a JSON object"))?;
+    let obj =
+        v.as_object().ok_or_else(|| Error::config(Some(service), Some(field), "must be a JSON object"))?;
     obj.iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k.clone(), s.clone())),
             Value::Number(n) => Ok((k.clone(), n.to_string())),
             Value::Bool(b) => Ok((k.clone(), b.to_string())),
-            _ => Err(Error::config(
-                Some(service),
-                Some(&format!("{field}.{k}")),
-                "must be a string",
-            )),
+            _ => Err(Error::config(Some(service), Some(&format!("{field}.{k}")), "must be a string")),
         })
         .collect()
 }
@@ -377,12 +349,7 @@ mod tests {
         assert_eq!(f.services.len(), 2);
         assert_eq!(f.services[0].0, "files");
         match &f.services[0].1.transport {
-            TransportConfig::Stdio {
-                command,
-                args,
-                env,
-                cwd,
-            } => {
+            TransportConfig::Stdio { command, args, env, cwd } => {
                 assert_eq!(command, "npx");
                 assert_eq!(args.len(), 3);
                 assert_eq!(env.get("A").map(String::as_str), Some("1"));
@@ -412,29 +379,18 @@ mod tests {
             (json!({"s": {"command": "x", "args": ["a", 1]}}), "args[1]"),
             (json!({"s": {"command": "x", "env": {"A": []}}}), "env.A"),
             (json!({"s": {"url": "ftp://x"}}), "url"),
-            (
-                json!({"s": {"url": "http://x", "transport": "carrier-pigeon"}}),
-                "transport",
-            ),
+            (json!({"s": {"url": "http://x", "transport": "carrier-pigeon"}}), "transport"),
             (json!({"s": {"url": "http://x", "type": "websocket"}}), "type"),
             (json!({"s": {}}), "command"),
-            (
-                json!({"s": {"command": "x", "pool": {"max_conections": 3}}}),
-                "pool.max_conections",
-            ),
+            (json!({"s": {"command": "x", "pool": {"max_conections": 3}}}), "pool.max_conections"),
             (json!({"s": {"command": "x", "timeout": "soon"}}), "timeout"),
             (json!({"s": {"command": "x", "cwd": 1}}), "cwd"),
-            (
-                json!({"s": {"url": "http://x", "headers": {"A": {}}}}),
-                "headers.A",
-            ),
+            (json!({"s": {"url": "http://x", "headers": {"A": {}}}}), "headers.A"),
         ];
         for (servers, field) in cases {
             let err = parse(json!({ "mcpServers": servers })).unwrap_err();
             match &err {
-                Error::Config {
-                    service, field: f, ..
-                } => {
+                Error::Config { service, field: f, .. } => {
                     assert_eq!(service.as_deref(), Some("s"), "{err}");
                     assert_eq!(f.as_deref(), Some(field), "{err}");
                 }

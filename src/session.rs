@@ -117,15 +117,9 @@ impl Router {
 
     fn closed_error(&self, sent: bool) -> Error {
         match &*self.closed.read() {
-            Some(Error::Closed { message, .. }) => Error::Closed {
-                message: message.clone(),
-                sent,
-            },
+            Some(Error::Closed { message, .. }) => Error::Closed { message: message.clone(), sent },
             Some(other) => other.clone(),
-            None => Error::Closed {
-                message: "session closed".into(),
-                sent,
-            },
+            None => Error::Closed { message: "session closed".into(), sent },
         }
     }
 
@@ -327,12 +321,9 @@ impl Session {
         });
         let inbound: Arc<dyn Inbound> = router.clone();
         let transport: Box<dyn Transport> = match config {
-            TransportConfig::Stdio { .. } => Box::new(StdioTransport::spawn(
-                service,
-                config,
-                inbound,
-                options.max_message_bytes,
-            )?),
+            TransportConfig::Stdio { .. } => {
+                Box::new(StdioTransport::spawn(service, config, inbound, options.max_message_bytes)?)
+            }
             TransportConfig::Http { url, headers } => {
                 let agent = agent.cloned().unwrap_or_else(|| {
                     let pool = crate::config::PoolConfig {
@@ -341,13 +332,7 @@ impl Session {
                     };
                     crate::transport::http::agent_for(&pool)
                 });
-                Box::new(HttpTransport::new(
-                    agent,
-                    url,
-                    headers,
-                    inbound,
-                    options.max_message_bytes,
-                )?)
+                Box::new(HttpTransport::new(agent, url, headers, inbound, options.max_message_bytes)?)
             }
         };
         let session = Session {
@@ -380,18 +365,13 @@ impl Session {
                 &mut MessageSizes::default(),
             )
             .map_err(|e| match e {
-                Error::Timeout { after, .. } => Error::Timeout {
-                    phase: TimeoutPhase::Initialize,
-                    after,
-                },
+                Error::Timeout { after, .. } => Error::Timeout { phase: TimeoutPhase::Initialize, after },
                 other => other,
             })?;
         let result: InitializeResult = serde_json::from_str(raw.get())
             .map_err(|e| Error::Protocol(format!("invalid initialize result: {e}")))?;
         version::negotiate(&result.protocol_version)?;
-        self.inner
-            .transport
-            .set_protocol_version(&result.protocol_version);
+        self.inner.transport.set_protocol_version(&result.protocol_version);
         *self.inner.info.write() = Some(Arc::new(result));
         self.notify(methods::INITIALIZED, None::<&Value>)
     }
@@ -425,10 +405,7 @@ impl Session {
     pub fn close(&self) {
         self.inner.transport.close();
         if !self.inner.router.is_closed.load(Ordering::Acquire) {
-            self.inner.router.on_closed(Error::Closed {
-                message: "session closed".into(),
-                sent: false,
-            });
+            self.inner.router.on_closed(Error::Closed { message: "session closed".into(), sent: false });
         }
     }
 
@@ -437,22 +414,15 @@ impl Session {
         let mut buf = Vec::with_capacity(128);
         jsonrpc::write_notification(&mut buf, method, params);
         buf.push(b'\n');
-        self.inner
-            .transport
-            .send_message(&buf, self.inner.options.write_timeout)
+        self.inner.transport.send_message(&buf, self.inner.options.write_timeout)
     }
 
     /// Sends `ping` and waits up to `timeout` for the answer.
     pub fn ping(&self, timeout: Duration) -> Result<()> {
-        self.request::<Value>(methods::PING, None, timeout, None)
-            .map(|_| ())
-            .map_err(|e| match e {
-                Error::Timeout { after, .. } => Error::Timeout {
-                    phase: TimeoutPhase::HealthCheck,
-                    after,
-                },
-                other => other,
-            })
+        self.request::<Value>(methods::PING, None, timeout, None).map(|_| ()).map_err(|e| match e {
+            Error::Timeout { after, .. } => Error::Timeout { phase: TimeoutPhase::HealthCheck, after },
+            other => other,
+        })
     }
 
     /// Lists every tool, following `nextCursor` until the last page.
@@ -461,20 +431,14 @@ impl Session {
         let mut cursor: Option<String> = None;
         for _ in 0..10_000 {
             let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
-            let raw = self.request(
-                methods::TOOLS_LIST,
-                params.as_ref(),
-                self.inner.options.read_timeout,
-                None,
-            )?;
+            let raw =
+                self.request(methods::TOOLS_LIST, params.as_ref(), self.inner.options.read_timeout, None)?;
             let page: ListToolsResult = serde_json::from_str(raw.get())
                 .map_err(|e| Error::Protocol(format!("invalid tools/list result: {e}")))?;
             tools.extend(page.tools);
             match page.next_cursor {
                 Some(next) if cursor.as_deref() == Some(next.as_str()) => {
-                    return Err(Error::Protocol(
-                        "tools/list returned the same cursor twice".into(),
-                    ));
+                    return Err(Error::Protocol("tools/list returned the same cursor twice".into()));
                 }
                 Some(next) => cursor = Some(next),
                 None => return Ok(tools),
@@ -519,26 +483,14 @@ impl Session {
     ) -> Result<ToolResult> {
         let token = progress.map(|cb| {
             let token = format!("mcps-{}", NEXT_PROGRESS_TOKEN.fetch_add(1, Ordering::Relaxed));
-            self.inner
-                .router
-                .progress
-                .lock()
-                .insert(Value::String(token.clone()).to_string(), cb.clone());
+            self.inner.router.progress.lock().insert(Value::String(token.clone()).to_string(), cb.clone());
             token
         });
         let meta = token.as_ref().map(|t| json!({ "progressToken": t }));
-        let params = CallParams {
-            name,
-            arguments,
-            meta: meta.as_ref(),
-        };
+        let params = CallParams { name, arguments, meta: meta.as_ref() };
         let raw = self.request_measured(methods::TOOLS_CALL, Some(&params), timeout, cancel, sizes);
         if let Some(t) = token {
-            self.inner
-                .router
-                .progress
-                .lock()
-                .remove(&Value::String(t).to_string());
+            self.inner.router.progress.lock().remove(&Value::String(t).to_string());
         }
         let raw = raw?;
         sizes.received = raw.get().len();
@@ -569,11 +521,9 @@ impl Session {
         match self.send_and_wait(method, params, timeout, cancel, sizes) {
             // Only a request the server refused (404 = expired session) is sent again;
             // one that may be running (a 404 while resuming its stream) is not.
-            Err(Error::Transport {
-                status: Some(404),
-                sent: false,
-                ..
-            }) if !self.inner.transport.routes_responses() => {
+            Err(Error::Transport { status: Some(404), sent: false, .. })
+                if !self.inner.transport.routes_responses() =>
+            {
                 self.reinitialize(generation)?;
                 self.send_and_wait(method, params, timeout, cancel, sizes)
             }
@@ -659,12 +609,7 @@ impl Session {
             match self.inner.transport.send_request(&request) {
                 Ok(Some(outcome)) => outcome.map_err(Error::from),
                 Ok(None) => Err(Error::Internal("inline transport returned no response".into())),
-                Err(
-                    e @ Error::Timeout {
-                        phase: TimeoutPhase::Response,
-                        ..
-                    },
-                ) => {
+                Err(e @ Error::Timeout { phase: TimeoutPhase::Response, .. }) => {
                     if cancellable {
                         // The server may hang: the caller must not wait for this POST too.
                         self.send_cancel_in_background(id, "timeout");
@@ -693,10 +638,7 @@ impl Session {
         timeout: Duration,
         cancellable: bool,
     ) -> (Result<Box<RawValue>>, bool) {
-        let timed_out = || Error::Timeout {
-            phase: TimeoutPhase::Response,
-            after: timeout,
-        };
+        let timed_out = || Error::Timeout { phase: TimeoutPhase::Response, after: timeout };
         loop {
             match rx.recv_deadline(deadline) {
                 Ok((tag, result)) if tag == tag_of(id) => return (result, true),
@@ -740,11 +682,7 @@ impl Session {
                 &mut body,
                 id,
                 methods::TOOLS_CALL,
-                Some(&CallParams {
-                    name,
-                    arguments,
-                    meta: None,
-                }),
+                Some(&CallParams { name, arguments, meta: None }),
             );
             body.push(b'\n');
             self.inner.router.register(id, tx.clone(), *tag)?;
@@ -815,8 +753,7 @@ fn tag_of(id: i64) -> usize {
 /// `now + d`, saturating far in the future instead of overflowing.
 pub(crate) fn deadline_after(d: Duration) -> Instant {
     let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// The process-wide pool of one-shot reply channels used by stdio requests.

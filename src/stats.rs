@@ -43,19 +43,11 @@ impl StoreStats {
         let mut out = String::new();
         write_prometheus(&mut out, &self.tools);
         let per_service = |f: fn(&PoolStats) -> f64| -> Vec<(String, f64)> {
-            self.pool
-                .iter()
-                .map(|(s, p)| (label_pair("service", s), f(p)))
-                .collect()
+            self.pool.iter().map(|(s, p)| (label_pair("service", s), f(p))).collect()
         };
         type Series = (&'static str, &'static str, &'static str, fn(&PoolStats) -> f64);
         let pool_series: [Series; 11] = [
-            (
-                "mcpstore_pool_sessions_created_total",
-                "counter",
-                "Sessions opened.",
-                |p| p.created as f64,
-            ),
+            ("mcpstore_pool_sessions_created_total", "counter", "Sessions opened.", |p| p.created as f64),
             (
                 "mcpstore_pool_sessions_reused_total",
                 "counter",
@@ -68,93 +60,37 @@ impl StoreStats {
                 "Session opens that failed and sessions that died.",
                 |p| p.failed as f64,
             ),
-            (
-                "mcpstore_pool_sessions_evicted_total",
-                "counter",
-                "Sessions evicted.",
-                |p| p.evicted as f64,
-            ),
-            (
-                "mcpstore_pool_health_checks_failed_total",
-                "counter",
-                "Failed health checks.",
-                |p| p.health_checks_failed as f64,
-            ),
-            ("mcpstore_pool_retries_total", "counter", "Retried calls.", |p| {
-                p.retries as f64
+            ("mcpstore_pool_sessions_evicted_total", "counter", "Sessions evicted.", |p| p.evicted as f64),
+            ("mcpstore_pool_health_checks_failed_total", "counter", "Failed health checks.", |p| {
+                p.health_checks_failed as f64
             }),
-            (
-                "mcpstore_pool_waits_total",
-                "counter",
-                "Calls that waited for a free session.",
-                |p| p.waits as f64,
-            ),
-            (
-                "mcpstore_pool_wait_seconds_total",
-                "counter",
-                "Time spent waiting for a free session.",
-                |p| p.wait_ms / 1000.0,
-            ),
-            (
-                "mcpstore_pool_sessions_open",
-                "gauge",
-                "Sessions open now.",
-                |p| p.open as f64,
-            ),
-            (
-                "mcpstore_pool_sessions_idle",
-                "gauge",
-                "Open sessions without a call.",
-                |p| p.idle as f64,
-            ),
-            (
-                "mcpstore_pool_calls_in_flight",
-                "gauge",
-                "Calls in flight.",
-                |p| p.in_flight as f64,
-            ),
+            ("mcpstore_pool_retries_total", "counter", "Retried calls.", |p| p.retries as f64),
+            ("mcpstore_pool_waits_total", "counter", "Calls that waited for a free session.", |p| {
+                p.waits as f64
+            }),
+            ("mcpstore_pool_wait_seconds_total", "counter", "Time spent waiting for a free session.", |p| {
+                p.wait_ms / 1000.0
+            }),
+            ("mcpstore_pool_sessions_open", "gauge", "Sessions open now.", |p| p.open as f64),
+            ("mcpstore_pool_sessions_idle", "gauge", "Open sessions without a call.", |p| p.idle as f64),
+            ("mcpstore_pool_calls_in_flight", "gauge", "Calls in flight.", |p| p.in_flight as f64),
         ];
         for (name, kind, help, f) in pool_series {
             write_family(&mut out, name, kind, help, &per_service(f));
         }
         let c = &self.cache;
         for (name, kind, help, v) in [
-            (
-                "mcpstore_result_cache_hits_total",
-                "counter",
-                "Cache lookups that hit.",
-                c.hits as f64,
-            ),
-            (
-                "mcpstore_result_cache_misses_total",
-                "counter",
-                "Cache lookups that missed.",
-                c.misses as f64,
-            ),
+            ("mcpstore_result_cache_hits_total", "counter", "Cache lookups that hit.", c.hits as f64),
+            ("mcpstore_result_cache_misses_total", "counter", "Cache lookups that missed.", c.misses as f64),
             (
                 "mcpstore_result_cache_inserts_total",
                 "counter",
                 "Results stored in the cache.",
                 c.inserts as f64,
             ),
-            (
-                "mcpstore_result_cache_evictions_total",
-                "counter",
-                "Entries evicted.",
-                c.evictions as f64,
-            ),
-            (
-                "mcpstore_result_cache_expirations_total",
-                "counter",
-                "Entries expired.",
-                c.expirations as f64,
-            ),
-            (
-                "mcpstore_result_cache_entries",
-                "gauge",
-                "Entries held.",
-                c.entries as f64,
-            ),
+            ("mcpstore_result_cache_evictions_total", "counter", "Entries evicted.", c.evictions as f64),
+            ("mcpstore_result_cache_expirations_total", "counter", "Entries expired.", c.expirations as f64),
+            ("mcpstore_result_cache_entries", "gauge", "Entries held.", c.entries as f64),
             (
                 "mcpstore_executor_calls_in_flight",
                 "gauge",
@@ -173,45 +109,19 @@ impl StoreStats {
                 "Resident memory.",
                 self.memory.current_rss_mb * 1048576.0,
             ),
-            (
-                "mcpstore_memory_pressure_trips_total",
-                "counter",
-                "Times memory exceeded the threshold.",
-                { self.memory.actions.trips as f64 },
-            ),
-            (
-                "mcpstore_uptime_seconds",
-                "gauge",
-                "Seconds since the store was built.",
-                self.uptime_s,
-            ),
+            ("mcpstore_memory_pressure_trips_total", "counter", "Times memory exceeded the threshold.", {
+                self.memory.actions.trips as f64
+            }),
+            ("mcpstore_uptime_seconds", "gauge", "Seconds since the store was built.", self.uptime_s),
         ] {
             write_family(&mut out, name, kind, help, &[(String::new(), v)]);
         }
-        let objects: Vec<(String, f64)> = self
-            .objects
-            .iter()
-            .map(|(n, o)| (label_pair("pool", n), o.active_objects as f64))
-            .collect();
-        write_family(
-            &mut out,
-            "mcpstore_objects_active",
-            "gauge",
-            "Pooled objects handed out.",
-            &objects,
-        );
-        let idle: Vec<(String, f64)> = self
-            .objects
-            .iter()
-            .map(|(n, o)| (label_pair("pool", n), o.pool_size as f64))
-            .collect();
-        write_family(
-            &mut out,
-            "mcpstore_objects_idle",
-            "gauge",
-            "Pooled objects ready for reuse.",
-            &idle,
-        );
+        let objects: Vec<(String, f64)> =
+            self.objects.iter().map(|(n, o)| (label_pair("pool", n), o.active_objects as f64)).collect();
+        write_family(&mut out, "mcpstore_objects_active", "gauge", "Pooled objects handed out.", &objects);
+        let idle: Vec<(String, f64)> =
+            self.objects.iter().map(|(n, o)| (label_pair("pool", n), o.pool_size as f64)).collect();
+        write_family(&mut out, "mcpstore_objects_idle", "gauge", "Pooled objects ready for reuse.", &idle);
         out
     }
 

@@ -42,18 +42,9 @@ fn define(header: &str, name: &str) -> String {
 #[test]
 fn version_macros_match_cargo_toml() {
     let header = committed();
-    assert_eq!(
-        define(&header, "MCPS_VERSION_MAJOR"),
-        env!("CARGO_PKG_VERSION_MAJOR")
-    );
-    assert_eq!(
-        define(&header, "MCPS_VERSION_MINOR"),
-        env!("CARGO_PKG_VERSION_MINOR")
-    );
-    assert_eq!(
-        define(&header, "MCPS_VERSION_PATCH"),
-        env!("CARGO_PKG_VERSION_PATCH")
-    );
+    assert_eq!(define(&header, "MCPS_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MAJOR"));
+    assert_eq!(define(&header, "MCPS_VERSION_MINOR"), env!("CARGO_PKG_VERSION_MINOR"));
+    assert_eq!(define(&header, "MCPS_VERSION_PATCH"), env!("CARGO_PKG_VERSION_PATCH"));
     // SAFETY: mcps_version returns a static NUL-terminated string.
     let v = unsafe { CStr::from_ptr(mcpstore::ffi::mcps_version()) };
     assert_eq!(v.to_str().ok(), Some(env!("CARGO_PKG_VERSION")));
@@ -75,19 +66,11 @@ fn every_function_is_documented() {
             continue;
         }
         functions += 1;
-        assert!(
-            i > 0 && lines[i - 1].trim() == "*/",
-            "no doc comment before line {}: {line}",
-            i + 1
-        );
+        assert!(i > 0 && lines[i - 1].trim() == "*/", "no doc comment before line {}: {line}", i + 1);
         let doc_start = lines[..i].iter().rposition(|l| l.trim() == "/**").unwrap_or(0);
         let doc = lines[doc_start..i].join("\n");
         if !line.starts_with("typedef") && !line.contains("mcps_version") {
-            assert!(
-                doc.contains("Threads:"),
-                "the doc of line {} does not say which threads: {line}",
-                i + 1
-            );
+            assert!(doc.contains("Threads:"), "the doc of line {} does not say which threads: {line}", i + 1);
         }
     }
     assert!(functions >= 30, "only {functions} functions found");

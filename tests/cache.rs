@@ -10,14 +10,7 @@ use serde_json::json;
 use support::*;
 
 fn cached(capacity: usize, ttl: Duration) -> PerformanceConfig {
-    PerformanceConfig {
-        cache: CacheConfig {
-            enabled: true,
-            capacity,
-            ttl,
-        },
-        ..config()
-    }
+    PerformanceConfig { cache: CacheConfig { enabled: true, capacity, ttl }, ..config() }
 }
 
 /// How many calls the demo server has served (excluding `stats`).
@@ -30,10 +23,7 @@ fn read_only_tools_hit_and_miss() {
     let store = stdio_store(cached(100, Duration::from_secs(60)), &[]);
     let a = store.call_tool("add", json!({"a": 2, "b": 3})).unwrap();
     let b = store.call_tool("add", json!({"a": 2, "b": 3})).unwrap();
-    assert!(
-        std::sync::Arc::ptr_eq(&a, &b),
-        "a hit hands out the shared result"
-    );
+    assert!(std::sync::Arc::ptr_eq(&a, &b), "a hit hands out the shared result");
     store.call_tool("add", json!({"a": 2, "b": 4})).unwrap();
     let s = store.cache_stats();
     assert_eq!((s.hits, s.misses, s.inserts, s.entries), (1, 2, 2, 2));
@@ -86,34 +76,14 @@ fn least_recently_used_entries_are_evicted_at_capacity() {
 #[test]
 fn explicit_keys_cache_any_tool_but_never_tool_errors() {
     let store = stdio_store(cached(100, Duration::from_secs(60)), &[]);
-    let opts = mcpstore::CallOptions {
-        cache_key: Some("counter-key".into()),
-        ..Default::default()
-    };
+    let opts = mcpstore::CallOptions { cache_key: Some("counter-key".into()), ..Default::default() };
     let first = store.call_tool_with("counter", &json!({}), &opts).unwrap();
     let second = store.call_tool_with("counter", &json!({}), &opts).unwrap();
     assert_eq!(first.text(), second.text());
-    let fail = mcpstore::CallOptions {
-        cache_key: Some("fail-key".into()),
-        ..Default::default()
-    };
-    assert!(
-        store
-            .call_tool_with("fail", &json!({"message": "no"}), &fail)
-            .unwrap()
-            .is_error
-    );
-    assert!(
-        store
-            .call_tool_with("fail", &json!({"message": "no"}), &fail)
-            .unwrap()
-            .is_error
-    );
-    assert_eq!(
-        served(&store),
-        3,
-        "one counter call and both failing calls reached the server"
-    );
+    let fail = mcpstore::CallOptions { cache_key: Some("fail-key".into()), ..Default::default() };
+    assert!(store.call_tool_with("fail", &json!({"message": "no"}), &fail).unwrap().is_error);
+    assert!(store.call_tool_with("fail", &json!({"message": "no"}), &fail).unwrap().is_error);
+    assert_eq!(served(&store), 3, "one counter call and both failing calls reached the server");
 }
 
 #[test]
@@ -157,19 +127,13 @@ fn eight_threads_hammering_one_key() {
         for _ in 0..8 {
             s.spawn(|| {
                 for _ in 0..200 {
-                    assert_eq!(
-                        store.call_tool("add", json!({"a": 20, "b": 22})).unwrap().text(),
-                        "42"
-                    );
+                    assert_eq!(store.call_tool("add", json!({"a": 20, "b": 22})).unwrap().text(), "42");
                 }
             });
         }
     });
     let c = store.cache_stats();
     assert_eq!(c.hits + c.misses, 1600);
-    assert!(
-        c.misses <= 8,
-        "at most one miss per thread before the first insert: {c:?}"
-    );
+    assert!(c.misses <= 8, "at most one miss per thread before the first insert: {c:?}");
     assert_eq!(c.entries, 1);
 }

@@ -52,11 +52,7 @@ fn run_in(cwd: &std::path::Path, args: &[&str]) -> Output {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Output {
-        code: status.code().unwrap_or(-1),
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
+    Output { code: status.code().unwrap_or(-1), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
 }
 
 fn run(args: &[&str]) -> Output {
@@ -98,10 +94,7 @@ fn call_prints_json_and_exits_0() {
     // No arguments means {}.
     let o = run_stdio(&["call", "counter"]);
     assert_eq!(o.code, 0, "stderr: {}", o.stderr);
-    assert_eq!(
-        serde_json::from_str::<Value>(o.stdout.trim()).unwrap()["content"][0]["text"],
-        "1"
-    );
+    assert_eq!(serde_json::from_str::<Value>(o.stdout.trim()).unwrap()["content"][0]["text"], "1");
 }
 
 #[test]
@@ -119,10 +112,7 @@ fn call_exits_2_with_one_line_on_other_errors() {
     assert_eq!(o.code, 2);
     assert!(o.stdout.is_empty(), "{}", o.stdout);
     let line = one_error_line(&o);
-    assert!(
-        line.contains("unknown tool 'ecoh'") && line.contains("echo"),
-        "{line}"
-    );
+    assert!(line.contains("unknown tool 'ecoh'") && line.contains("echo"), "{line}");
 
     let o = run_stdio(&["call", "echo", "{not json"]);
     assert_eq!(o.code, 2);
@@ -156,18 +146,11 @@ fn services_and_tools() {
     assert!(row.contains("mcpstore-demo-server"), "{row}");
     assert!(row.contains(" 15 "), "tool count: {row}");
     // Connected: healthy, or degraded while the second warm session (min 2) opens.
-    assert!(
-        row.contains("healthy") || row.contains("degraded"),
-        "state: {row}"
-    );
+    assert!(row.contains("healthy") || row.contains("degraded"), "state: {row}");
 
     let o = run_stdio(&["tools"]);
     assert_eq!(o.code, 0, "stderr: {}", o.stderr);
-    let names: Vec<&str> = o
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
+    let names: Vec<&str> = o.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(names.len(), 15, "{}", o.stdout);
     assert!(names.contains(&"server.echo") && names.contains(&"server.mixed_content"));
 
@@ -208,15 +191,7 @@ fn check_bench(o: &Output, service: &str) {
     assert_eq!(v["ok"], 200);
     assert_eq!(v["errors"], 0);
     assert_eq!(v["success_rate"], 1.0);
-    for k in [
-        "elapsed_s",
-        "calls_per_sec",
-        "min_ms",
-        "avg_ms",
-        "p50_ms",
-        "p99_ms",
-        "max_ms",
-    ] {
+    for k in ["elapsed_s", "calls_per_sec", "min_ms", "avg_ms", "p50_ms", "p99_ms", "max_ms"] {
         assert!(v[k].as_f64().is_some_and(|x| x >= 0.0), "{k}: {}", v[k]);
     }
     assert!(v["min_ms"].as_f64() <= v["p50_ms"].as_f64());
@@ -237,16 +212,8 @@ fn check_bench(o: &Output, service: &str) {
 
 #[test]
 fn bench_json_over_stdio() {
-    let o = run_stdio(&[
-        "bench",
-        "echo",
-        r#"{"message":"x"}"#,
-        "--calls",
-        "200",
-        "--concurrency",
-        "4",
-        "--json",
-    ]);
+    let o =
+        run_stdio(&["bench", "echo", r#"{"message":"x"}"#, "--calls", "200", "--concurrency", "4", "--json"]);
     check_bench(&o, "server");
 }
 
@@ -276,19 +243,9 @@ fn url_source_and_bench() {
 
     // A URL nobody listens on: a one-line error, exit 2.
     let port = common::free_port();
-    let o = run(&[
-        "--url",
-        &format!("http://127.0.0.1:{port}/mcp"),
-        "call",
-        "echo",
-        "{}",
-    ]);
+    let o = run(&["--url", &format!("http://127.0.0.1:{port}/mcp"), "call", "echo", "{}"]);
     assert_eq!(o.code, 2, "{}", o.stdout);
-    assert!(
-        o.stderr.lines().last().unwrap_or("").starts_with("mcpstore: "),
-        "{}",
-        o.stderr
-    );
+    assert!(o.stderr.lines().last().unwrap_or("").starts_with("mcpstore: "), "{}", o.stderr);
 }
 
 #[test]

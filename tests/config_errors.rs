@@ -34,44 +34,25 @@ fn malformed_entries_name_service_and_field() {
             (json!({"url": 7}), "url"),
             (json!({"url": "ftp://x"}), "url"),
             (json!({"type": "http"}), "url"),
-            (
-                json!({"url": "http://x", "transport": "carrier-pigeon"}),
-                "transport",
-            ),
+            (json!({"url": "http://x", "transport": "carrier-pigeon"}), "transport"),
             (json!({"url": "http://x", "type": "websocket"}), "type"),
             (json!({"url": "http://x", "transport": 1}), "transport"),
             (json!({"url": "http://x", "headers": {"A": {}}}), "headers.A"),
-            (
-                json!({"url": "http://x", "headers": {"Bad Name": "v"}}),
-                "headers.Bad Name",
-            ),
-            (
-                json!({"command": "x", "pool": {"max_conections": 3}}),
-                "pool.max_conections",
-            ),
-            (
-                json!({"command": "x", "pool": {"max_connections": 0}}),
-                "pool.max_connections",
-            ),
+            (json!({"url": "http://x", "headers": {"Bad Name": "v"}}), "headers.Bad Name"),
+            (json!({"command": "x", "pool": {"max_conections": 3}}), "pool.max_conections"),
+            (json!({"command": "x", "pool": {"max_connections": 0}}), "pool.max_connections"),
             (json!({"command": "x", "pool": 3}), "pool"),
             (
                 json!({"command": "x", "pool": {"min_connections": 5, "max_connections": 2}}),
                 "min_connections",
             ),
             (json!({"command": "x", "timeout": "soon"}), "timeout"),
-            (
-                json!({"command": "x", "retry_non_idempotent": "yes"}),
-                "retry_non_idempotent",
-            ),
+            (json!({"command": "x", "retry_non_idempotent": "yes"}), "retry_non_idempotent"),
         ];
         for (entry, field) in cases {
             let text = json!({"mcpServers": {"svc": entry}}).to_string();
             match config_error(&text) {
-                Error::Config {
-                    service,
-                    field: f,
-                    message,
-                } => {
+                Error::Config { service, field: f, message } => {
                     assert_eq!(service.as_deref(), Some("svc"), "{text}: {message}");
                     assert_eq!(f.as_deref(), Some(field), "{text}: {message}");
                     assert!(!message.is_empty());
@@ -83,10 +64,7 @@ fn malformed_entries_name_service_and_field() {
         }
         // Entry that is not an object; bad service names; bad top level.
         let e = config_error(r#"{"mcpServers": {"svc": 3}}"#);
-        assert!(
-            matches!(&e, Error::Config { service: Some(s), .. } if s == "svc"),
-            "{e:?}"
-        );
+        assert!(matches!(&e, Error::Config { service: Some(s), .. } if s == "svc"), "{e:?}");
         for name in ["a b", "a.b", ""] {
             let text = json!({"mcpServers": {name: {"command": "x"}}}).to_string();
             assert!(matches!(config_error(&text), Error::Config { .. }), "{name:?}");
@@ -94,15 +72,9 @@ fn malformed_entries_name_service_and_field() {
         assert!(matches!(config_error("{not json"), Error::Config { .. }));
         assert!(matches!(config_error("[1]"), Error::Config { .. }));
         let e = config_error(r#"{"mcpServer": {}}"#);
-        assert!(
-            matches!(&e, Error::Config { field: Some(f), .. } if f == "mcpServer"),
-            "{e:?}"
-        );
+        assert!(matches!(&e, Error::Config { field: Some(f), .. } if f == "mcpServer"), "{e:?}");
         let e = config_error(r#"{"mcpServers": []}"#);
-        assert!(
-            matches!(&e, Error::Config { field: Some(f), .. } if f == "mcpServers"),
-            "{e:?}"
-        );
+        assert!(matches!(&e, Error::Config { field: Some(f), .. } if f == "mcpServers"), "{e:?}");
         let e = config_error(r#"{"mcpServers": {}, "performance": {"cache_sise": 1}}"#);
         assert!(e.to_string().contains("performance.cache_sise"), "{e}");
     });
@@ -124,10 +96,7 @@ fn store_level_errors() {
         );
         store.add_service("one", demo_stdio(&[])).unwrap();
         let e = store.add_service("one", demo_stdio(&[])).unwrap_err();
-        assert!(
-            matches!(&e, Error::Config { service: Some(s), .. } if s == "one"),
-            "{e:?}"
-        );
+        assert!(matches!(&e, Error::Config { service: Some(s), .. } if s == "one"), "{e:?}");
         let e = store.add_service("has space", demo_stdio(&[])).unwrap_err();
         assert!(matches!(e, Error::Config { .. }));
         let e = store.remove_service("onee").unwrap_err();
@@ -170,9 +139,7 @@ fn documented_example_parses() {
         let names: Vec<&str> = file.services.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["filesystem", "web"], "disabled entries are skipped");
         match &file.services[0].1.transport {
-            TransportConfig::Stdio {
-                command, args, env, ..
-            } => {
+            TransportConfig::Stdio { command, args, env, .. } => {
                 assert_eq!(command, "npx");
                 assert_eq!(args[2], "/tmp");
                 assert_eq!(env["NODE_ENV"], "production");
@@ -211,9 +178,7 @@ fn load_config_from_a_file() {
         let names = store.load_config(&path).expect("load_config");
         assert_eq!(names, ["demo"]);
         assert!(store.wait_ready(Duration::from_secs(30)).is_empty());
-        let r = store
-            .call_tool("demo.echo", json!({"message": "from file"}))
-            .unwrap();
+        let r = store.call_tool("demo.echo", json!({"message": "from file"})).unwrap();
         assert_eq!(r.text(), "from file");
         assert_eq!(store.list_tools(Some("demo")).unwrap().len(), 15);
         drop(store);
@@ -232,10 +197,7 @@ fn load_config_from_a_file() {
         );
         let store = Store::builder().build().unwrap();
         assert!(matches!(store.load_config(&path), Err(Error::Config { .. })));
-        assert!(matches!(
-            store.load_config(dir.path().join("missing.json")),
-            Err(Error::Config { .. })
-        ));
+        assert!(matches!(store.load_config(dir.path().join("missing.json")), Err(Error::Config { .. })));
     });
 }
 
@@ -266,25 +228,12 @@ fn tool_name_resolution() {
             other => panic!("expected AmbiguousTool, got {other:?}"),
         }
         let shown = store.resolve_tool("echo").err().unwrap().to_string();
-        assert!(
-            shown.contains("alpha.echo") && shown.contains("beta.echo"),
-            "{shown}"
-        );
+        assert!(shown.contains("alpha.echo") && shown.contains("beta.echo"), "{shown}");
 
         // A bare name only one service offers is unique.
-        store
-            .call_tool("alpha.add_tool", json!({"name": "solo"}))
-            .unwrap();
-        eventually(Duration::from_secs(10), "solo in the index", || {
-            store.resolve_tool("solo").is_ok()
-        });
-        assert_eq!(
-            store
-                .call_tool("solo", json!({"message": "unique"}))
-                .unwrap()
-                .text(),
-            "unique"
-        );
+        store.call_tool("alpha.add_tool", json!({"name": "solo"})).unwrap();
+        eventually(Duration::from_secs(10), "solo in the index", || store.resolve_tool("solo").is_ok());
+        assert_eq!(store.call_tool("solo", json!({"message": "unique"})).unwrap().text(), "unique");
 
         // Unknown names, with suggestions.
         match store.call_tool("ecoh", json!({})) {

@@ -107,10 +107,7 @@ fn expired_sessions_are_renewed_transparently() {
                 assert_eq!(call_ok(&s, "echo", json!({ "message": msg })).text(), msg);
             }
             let stats = call_ok(&s, "stats", json!({})).structured_content.unwrap();
-            assert!(
-                stats["sessions"].as_u64().unwrap() >= 8,
-                "the server saw new sessions: {stats}"
-            );
+            assert!(stats["sessions"].as_u64().unwrap() >= 8, "the server saw new sessions: {stats}");
             assert!(s.list_tools().unwrap().len() >= 15);
         }
     });

@@ -14,9 +14,7 @@ use support::*;
 #[test]
 fn wait_and_wait_timeout() {
     let store = stdio_store(config(), &[]);
-    let h = store
-        .submit(ToolCall::new("echo", json!({"message": "bg"})))
-        .unwrap();
+    let h = store.submit(ToolCall::new("echo", json!({"message": "bg"}))).unwrap();
     assert_eq!(h.wait().unwrap().text(), "bg");
     assert!(h.is_finished());
     assert_eq!(h.try_result().unwrap().unwrap().text(), "bg");
@@ -30,36 +28,22 @@ fn wait_and_wait_timeout() {
     assert!(started.elapsed() < Duration::from_millis(250));
     assert!(slow.try_result().is_none());
     // The call itself goes on and completes.
-    assert_eq!(
-        slow.wait_timeout(Duration::from_secs(10)).unwrap().text(),
-        "slept 300 ms"
-    );
+    assert_eq!(slow.wait_timeout(Duration::from_secs(10)).unwrap().text(), "slept 300 ms");
 }
 
 #[test]
 fn cancel_resolves_the_handle_and_tells_the_server() {
     let store = stdio_store(config(), &[]);
     store.call_tool("reset_stats", json!({})).unwrap();
-    let h = store
-        .submit(ToolCall::new("sleep", json!({"ms": 10_000})))
-        .unwrap();
+    let h = store.submit(ToolCall::new("sleep", json!({"ms": 10_000}))).unwrap();
     // Let the request reach the server before cancelling it.
-    assert!(eventually(Duration::from_secs(5), || server_stats(
-        &store, "stats"
-    )["in_flight"]
-        == 1));
+    assert!(eventually(Duration::from_secs(5), || server_stats(&store, "stats")["in_flight"] == 1));
     let started = Instant::now();
     h.cancel();
-    assert!(matches!(
-        h.wait_timeout(Duration::from_secs(1)),
-        Err(Error::Cancelled)
-    ));
+    assert!(matches!(h.wait_timeout(Duration::from_secs(1)), Err(Error::Cancelled)));
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(
-        eventually(
-            Duration::from_secs(5),
-            || server_stats(&store, "stats")["cancelled"].as_u64() >= Some(1)
-        ),
+        eventually(Duration::from_secs(5), || server_stats(&store, "stats")["cancelled"].as_u64() >= Some(1)),
         "server never saw notifications/cancelled"
     );
 }
@@ -72,11 +56,7 @@ fn callbacks_run_exactly_once() {
     for i in 0..100 {
         let seen = seen.clone();
         let call = ToolCall::new("echo", json!({"message": i.to_string()}));
-        handles.push(
-            store
-                .submit_with(call, move |r| seen.lock().unwrap().push(r.unwrap().text()))
-                .unwrap(),
-        );
+        handles.push(store.submit_with(call, move |r| seen.lock().unwrap().push(r.unwrap().text())).unwrap());
     }
     for h in &handles {
         h.wait_timeout(Duration::from_secs(20)).unwrap();
@@ -111,9 +91,7 @@ fn completion_queue_returns_every_tag_once() {
     let store = stdio_store(config(), &[]);
     let queue = store.completion_queue();
     for tag in 0..1000u64 {
-        queue
-            .submit(ToolCall::new("echo", json!({"message": tag.to_string()})), tag)
-            .unwrap();
+        queue.submit(ToolCall::new("echo", json!({"message": tag.to_string()})), tag).unwrap();
     }
     let mut tags = HashSet::new();
     while tags.len() < 1000 {
@@ -143,30 +121,18 @@ fn submit_beyond_the_limit_is_busy_after_the_timeout() {
         Err(Error::Busy { .. }) => {}
         other => panic!("expected Busy, got {other:?}"),
     }
-    assert!(
-        started.elapsed() >= Duration::from_millis(140),
-        "Busy came early: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(140), "Busy came early: {:?}", started.elapsed());
     assert!(
         a.wait_timeout(Duration::from_secs(10)).is_ok() && b.wait_timeout(Duration::from_secs(10)).is_ok()
     );
-    assert!(
-        store
-            .submit(ToolCall::new("echo", json!({"message": "x"})))
-            .unwrap()
-            .wait()
-            .is_ok()
-    );
+    assert!(store.submit(ToolCall::new("echo", json!({"message": "x"}))).unwrap().wait().is_ok());
     assert_eq!(store.executor_stats().rejected, 1);
 }
 
 #[test]
 fn dropping_the_store_resolves_pending_calls() {
     let store = stdio_store(config(), &[]);
-    let h = store
-        .submit(ToolCall::new("sleep", json!({"ms": 10_000})))
-        .unwrap();
+    let h = store.submit(ToolCall::new("sleep", json!({"ms": 10_000}))).unwrap();
     std::thread::sleep(Duration::from_millis(50));
     drop(store);
     match h.wait_timeout(Duration::from_secs(10)) {

@@ -46,30 +46,18 @@ fn results_keep_input_order_with_mixed_outcomes() {
 #[test]
 fn identical_cacheable_calls_run_once() {
     let store = stdio_store(config(), &[]);
-    let calls: Vec<ToolCall> = (0..20)
-        .map(|_| ToolCall::new("counter", json!({})).cache_key("c"))
-        .collect();
+    let calls: Vec<ToolCall> = (0..20).map(|_| ToolCall::new("counter", json!({})).cache_key("c")).collect();
     let results = store.batch_call(&calls, &BatchOptions::default());
     let first = results[0].as_ref().unwrap().text();
     assert!(results.iter().all(|r| r.as_ref().unwrap().text() == first));
-    assert_eq!(
-        store.call_tool("counter", json!({})).unwrap().text(),
-        "2",
-        "the server counted one call"
-    );
+    assert_eq!(store.call_tool("counter", json!({})).unwrap().text(), "2", "the server counted one call");
 }
 
 fn assert_bounded(store: &mcpstore::Store, tool_prefix: &str, workers: usize) {
-    store
-        .call_tool(&format!("{tool_prefix}reset_stats"), json!({}))
-        .unwrap();
-    let calls: Vec<ToolCall> = (0..24)
-        .map(|_| ToolCall::new(format!("{tool_prefix}sleep"), json!({"ms": 60})))
-        .collect();
-    let options = BatchOptions {
-        max_workers: Some(workers),
-        ..Default::default()
-    };
+    store.call_tool(&format!("{tool_prefix}reset_stats"), json!({})).unwrap();
+    let calls: Vec<ToolCall> =
+        (0..24).map(|_| ToolCall::new(format!("{tool_prefix}sleep"), json!({"ms": 60}))).collect();
+    let options = BatchOptions { max_workers: Some(workers), ..Default::default() };
     let results = store.batch_call(&calls, &options);
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
     let stats = server_stats(store, &format!("{tool_prefix}stats"));
@@ -93,24 +81,12 @@ fn parallelism_never_exceeds_max_workers_over_http() {
 #[test]
 fn a_slow_batch_times_out_per_item_and_the_store_survives() {
     let store = stdio_store(config(), &[]);
-    let calls: Vec<ToolCall> = (0..4)
-        .map(|_| ToolCall::new("sleep", json!({"ms": 2000})))
-        .collect();
-    let options = BatchOptions {
-        timeout: Some(Duration::from_millis(200)),
-        ..Default::default()
-    };
+    let calls: Vec<ToolCall> = (0..4).map(|_| ToolCall::new("sleep", json!({"ms": 2000}))).collect();
+    let options = BatchOptions { timeout: Some(Duration::from_millis(200)), ..Default::default() };
     let started = std::time::Instant::now();
     let results = store.batch_call(&calls, &options);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert!(
-        results.iter().all(|r| matches!(r, Err(Error::Timeout { .. }))),
-        "{results:?}"
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(results.iter().all(|r| matches!(r, Err(Error::Timeout { .. }))), "{results:?}");
     assert!(eventually(Duration::from_secs(10), || store
         .call_tool("echo", json!({"message": "ok"}))
         .is_ok()));

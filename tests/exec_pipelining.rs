@@ -26,16 +26,9 @@ fn stdio_batches_are_pipelined_without_a_thread_per_call() {
             }
         })
     };
-    let calls: Vec<ToolCall> = (0..1000)
-        .map(|i| ToolCall::new("echo", json!({"message": format!("p{i}")})))
-        .collect();
-    let results = store.batch_call(
-        &calls,
-        &BatchOptions {
-            max_workers: Some(64),
-            ..Default::default()
-        },
-    );
+    let calls: Vec<ToolCall> =
+        (0..1000).map(|i| ToolCall::new("echo", json!({"message": format!("p{i}")}))).collect();
+    let results = store.batch_call(&calls, &BatchOptions { max_workers: Some(64), ..Default::default() });
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
     for (i, r) in results.iter().enumerate() {

@@ -12,33 +12,22 @@ use support::*;
 #[test]
 fn pooled_objects_return_and_stay_bounded() {
     let store = stdio_store(config(), &[]);
-    let calls: Vec<ToolCall> = (0..300)
-        .map(|i| ToolCall::new("echo", json!({"message": i.to_string()})))
-        .collect();
-    let results = store.batch_call(
-        &calls,
-        &BatchOptions {
-            max_workers: Some(16),
-            ..Default::default()
-        },
-    );
+    let calls: Vec<ToolCall> =
+        (0..300).map(|i| ToolCall::new("echo", json!({"message": i.to_string()}))).collect();
+    let results = store.batch_call(&calls, &BatchOptions { max_workers: Some(16), ..Default::default() });
     assert!(results.iter().all(|r| r.is_ok()));
     std::thread::scope(|s| {
         for t in 0..8 {
             let store = &store;
             s.spawn(move || {
                 for i in 0..50 {
-                    store
-                        .call_tool("echo", json!({"message": format!("{t}-{i}")}))
-                        .unwrap();
+                    store.call_tool("echo", json!({"message": format!("{t}-{i}")})).unwrap();
                 }
             });
         }
     });
     let all_back = eventually(Duration::from_secs(5), || {
-        mcpstore::pool::object_pool_stats()
-            .values()
-            .all(|s| s.active_objects == 0)
+        mcpstore::pool::object_pool_stats().values().all(|s| s.active_objects == 0)
     });
     let stats = mcpstore::pool::object_pool_stats();
     assert!(all_back, "objects still out: {stats:?}");
@@ -46,8 +35,5 @@ fn pooled_objects_return_and_stay_bounded() {
         assert!(s.pool_size <= s.max_size, "{name}: {s:?}");
     }
     let channels = stats["reply_channels"];
-    assert!(
-        channels.reused > channels.created,
-        "reply channels are reused: {channels:?}"
-    );
+    assert!(channels.reused > channels.created, "reply channels are reused: {channels:?}");
 }

@@ -20,10 +20,7 @@ fn loads_a_standalone_file_and_the_performance_section() {
     )
     .unwrap();
     let c = PerformanceConfig::from_file(&file).unwrap();
-    assert_eq!(
-        (c.cache.capacity, c.pool.max_connections, c.memory.threshold_mb),
-        (7, 3, 64.0)
-    );
+    assert_eq!((c.cache.capacity, c.pool.max_connections, c.memory.threshold_mb), (7, 3, 64.0));
 
     let mcp = dir.join("mcp.json");
     let text = json!({"mcpServers": {"demo": {"command": demo_bin()}}, "performance": {"cache_ttl": 9}});
@@ -83,10 +80,7 @@ fn runtime_changes_alter_behaviour() {
     assert_eq!(store.cache_stats().entries, 2);
 
     let mut cfg = store.config();
-    cfg.cache = CacheConfig {
-        capacity: 1,
-        ..cfg.cache
-    };
+    cfg.cache = CacheConfig { capacity: 1, ..cfg.cache };
     let report = store.apply_performance_config(cfg.clone()).unwrap();
     assert!(report.applied.contains(&"cache_size".to_owned()), "{report:?}");
     assert_eq!(store.cache_stats().entries, 1);
@@ -103,8 +97,5 @@ fn runtime_changes_alter_behaviour() {
     assert_eq!(report.needs_restart, vec!["max_response_bytes".to_owned()]);
 
     cfg.pool.max_connections = 0;
-    assert!(
-        store.apply_performance_config(cfg).is_err(),
-        "bad values are refused"
-    );
+    assert!(store.apply_performance_config(cfg).is_err(), "bad values are refused");
 }

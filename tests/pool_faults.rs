@@ -56,10 +56,7 @@ fn crashing_servers_are_replaced_and_only_in_flight_calls_fail() {
         let errors = crash_run(store, "demo.echo", |t, i| json!({"message": format!("{t}/{i}")}));
         let st = store.pool_stats()["demo"].clone();
         let crashes = st.failed;
-        assert!(
-            st.created >= 10,
-            "1,000 calls need >= 10 servers of 100 calls: {st:?}"
-        );
+        assert!(st.created >= 10, "1,000 calls need >= 10 servers of 100 calls: {st:?}");
         assert!(crashes >= 9, "crashed sessions are counted as failed: {st:?}");
         assert!(st.evicted >= crashes.min(st.created) - 1, "{st:?}");
         assert!(!errors.is_empty(), "the call that crashed a server fails");
@@ -69,10 +66,7 @@ fn crashing_servers_are_replaced_and_only_in_flight_calls_fail() {
             errors.len()
         );
         for e in &errors {
-            assert!(
-                matches!(e, Error::Closed { .. } | Error::Transport { .. }),
-                "unexpected error {e:?}"
-            );
+            assert!(matches!(e, Error::Closed { .. } | Error::Transport { .. }), "unexpected error {e:?}");
             assert!(e.may_have_executed(), "only sent calls fail: {e:?}");
         }
         // Crashed processes were reaped and replaced: at most max_connections remain.
@@ -90,13 +84,7 @@ fn crashing_servers_are_replaced_and_only_in_flight_calls_fail() {
         assert!(st.retries > 0, "{st:?}");
         assert!(st.failed > crashes, "{st:?}");
         // Still serving.
-        assert_eq!(
-            store
-                .call_tool("demo.echo", json!({"message": "alive"}))
-                .unwrap()
-                .text(),
-            "alive"
-        );
+        assert_eq!(store.call_tool("demo.echo", json!({"message": "alive"})).unwrap().text(), "alive");
     });
 }
 
@@ -143,9 +131,7 @@ fn hung_server_times_out_is_evicted_and_replaced() {
         let read_timeout = pool.read_timeout;
         let store: &'static Store = Box::leak(Box::new(store(config, pool)));
         for i in 0..3 {
-            store
-                .call_tool("demo.echo", json!({"message": i.to_string()}))
-                .unwrap();
+            store.call_tool("demo.echo", json!({"message": i.to_string()})).unwrap();
         }
         let hung_pid = marked_children(&marker);
         assert_eq!(hung_pid.len(), 1, "one server process");
@@ -167,10 +153,7 @@ fn hung_server_times_out_is_evicted_and_replaced() {
         let mut timeouts = 0;
         for (r, took) in &results {
             match r {
-                Err(Error::Timeout {
-                    phase: TimeoutPhase::Response,
-                    after,
-                }) => {
+                Err(Error::Timeout { phase: TimeoutPhase::Response, after }) => {
                     timeouts += 1;
                     assert!(*took >= read_timeout, "early: {took:?}");
                     assert!(*took < read_timeout * 3, "late: {took:?}");
@@ -210,10 +193,7 @@ fn idempotent_call_on_a_hung_server_is_retried_elsewhere() {
             .call_tool_with(
                 "demo.add",
                 &json!({"a": 2, "b": 3}),
-                &mcpstore::CallOptions {
-                    bypass_cache: true,
-                    ..Default::default()
-                },
+                &mcpstore::CallOptions { bypass_cache: true, ..Default::default() },
             )
             .unwrap();
         assert_eq!(r.text(), "5");
@@ -253,10 +233,7 @@ fn expiring_http_sessions_keep_calls_succeeding() {
             let mut args = vec!["--expire-sessions-after", "20"];
             args.extend_from_slice(extra);
             let demo = demo_http(&args);
-            let pool = PoolConfig {
-                max_retries: 5,
-                ..test_pool()
-            };
+            let pool = PoolConfig { max_retries: 5, ..test_pool() };
             let store: &'static Store = Box::leak(Box::new(store(demo.config(), pool)));
             std::thread::scope(|s| {
                 for t in 0..4 {
@@ -272,10 +249,7 @@ fn expiring_http_sessions_keep_calls_succeeding() {
                 }
             });
             let stats = common::demo_stats(store, "demo.stats");
-            assert!(
-                stats["sessions"].as_u64().unwrap() >= 200 / 20,
-                "sessions were re-initialized: {stats}"
-            );
+            assert!(stats["sessions"].as_u64().unwrap() >= 200 / 20, "sessions were re-initialized: {stats}");
         }
     });
 }

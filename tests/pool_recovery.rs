@@ -29,39 +29,27 @@ fn down_at_start_then_unreachable_then_healthy_without_calls() {
             ..test_pool()
         };
         let store = Store::builder().pool(pool).build().unwrap();
-        store
-            .add_service("late", ServiceConfig::http(url.clone()))
-            .unwrap();
+        store.add_service("late", ServiceConfig::http(url.clone())).unwrap();
 
         eventually(Duration::from_secs(15), "state unreachable", || {
             state(&store) == ServiceState::Unreachable
         });
         let info = &store.list_services()[0];
         assert_eq!(info.sessions, 0);
-        assert!(
-            info.last_error.as_deref().unwrap_or("").contains("connect"),
-            "{info:?}"
-        );
+        assert!(info.last_error.as_deref().unwrap_or("").contains("connect"), "{info:?}");
         let st = store.pool_stats()["late"].clone();
         assert!(st.failed >= 3 && st.created == 0, "{st:?}");
 
         // The server comes up on that port; the pool notices on its own.
         let demo = demo_http_on(port, &[]);
         assert_eq!(demo.url(), url);
-        eventually(Duration::from_secs(20), "state healthy", || {
-            state(&store) == ServiceState::Healthy
-        });
+        eventually(Duration::from_secs(20), "state healthy", || state(&store) == ServiceState::Healthy);
         let info = &store.list_services()[0];
         assert_eq!(info.sessions, 2, "{info:?}");
         assert_eq!(info.tool_count, 15, "{info:?}");
-        assert_eq!(
-            info.server_info.as_ref().map(|i| i.name.as_str()),
-            Some("mcpstore-demo-server")
-        );
+        assert_eq!(info.server_info.as_ref().map(|i| i.name.as_str()), Some("mcpstore-demo-server"));
         // Only now the first call.
-        let r = store
-            .call_tool("late.echo", json!({"message": "finally"}))
-            .unwrap();
+        let r = store.call_tool("late.echo", json!({"message": "finally"})).unwrap();
         assert_eq!(r.text(), "finally");
 
         // The server goes away again: health checks notice, the sessions are
@@ -92,9 +80,7 @@ fn warm_up_idle_reaping_and_health_checks() {
         store.add_service("demo", demo_stdio(&[])).unwrap();
 
         // Warm-up: the minimum is opened without any call.
-        eventually(Duration::from_secs(10), "one warm session", || {
-            store.pool_stats()["demo"].open == 1
-        });
+        eventually(Duration::from_secs(10), "one warm session", || store.pool_stats()["demo"].open == 1);
         let st = store.pool_stats()["demo"].clone();
         assert_eq!((st.created, st.reused), (1, 0), "{st:?}");
 
@@ -175,9 +161,7 @@ fn dead_sessions_are_replaced_by_warm_up() {
         });
         let r = store.call_tool("demo.echo", json!({"message": "still"})).unwrap();
         assert_eq!(r.text(), "still");
-        eventually(Duration::from_secs(5), "healthy again", || {
-            state(&store) == ServiceState::Healthy
-        });
+        eventually(Duration::from_secs(5), "healthy again", || state(&store) == ServiceState::Healthy);
     });
 }
 
@@ -196,15 +180,10 @@ fn every_new_store_connects_its_services() {
                     for _ in 0..25 {
                         let started = Instant::now();
                         let store = Store::builder()
-                            .pool(PoolConfig {
-                                min_connections: 1,
-                                ..test_pool()
-                            })
+                            .pool(PoolConfig { min_connections: 1, ..test_pool() })
                             .build()
                             .unwrap();
-                        store
-                            .add_service("demo", ServiceConfig::http(url.clone()))
-                            .unwrap();
+                        store.add_service("demo", ServiceConfig::http(url.clone())).unwrap();
                         let failed = store.wait_ready(Duration::from_secs(5));
                         assert!(failed.is_empty(), "not connected: {failed:?}");
                         let info = &store.list_services()[0];

@@ -17,15 +17,9 @@ fn store(config: ServiceConfig, pool: PoolConfig) -> Store {
 }
 
 fn sequential_reuse(config: ServiceConfig) {
-    let pool = PoolConfig {
-        min_connections: 2,
-        max_connections: 10,
-        ..test_pool()
-    };
+    let pool = PoolConfig { min_connections: 2, max_connections: 10, ..test_pool() };
     let store = store(config, pool);
-    eventually(Duration::from_secs(10), "warm-up to 2 sessions", || {
-        store.pool_stats()["demo"].open == 2
-    });
+    eventually(Duration::from_secs(10), "warm-up to 2 sessions", || store.pool_stats()["demo"].open == 2);
     let before = store.pool_stats()["demo"].clone();
     assert_eq!(before.created, 2, "{before:?}");
     assert_eq!(before.reused, 0, "{before:?}");
@@ -100,22 +94,14 @@ fn run_sampled(store: &Store, threads: usize, calls: usize, marker: Option<&str>
 }
 
 fn limited_pool() -> PoolConfig {
-    PoolConfig {
-        min_connections: 1,
-        max_connections: 4,
-        max_in_flight_per_connection: 1,
-        ..test_pool()
-    }
+    PoolConfig { min_connections: 1, max_connections: 4, max_in_flight_per_connection: 1, ..test_pool() }
 }
 
 #[test]
 fn sixteen_threads_never_open_more_than_four_stdio_sessions() {
     common::bounded(Duration::from_secs(90), move || {
         let marker = unique("limit");
-        let store = store(
-            demo_stdio(&[]).env("MCPSTORE_TEST_MARKER", marker.clone()),
-            limited_pool(),
-        );
+        let store = store(demo_stdio(&[]).env("MCPSTORE_TEST_MARKER", marker.clone()), limited_pool());
         let (max_open, max_procs) = run_sampled(&store, 16, 5, Some(&marker));
         assert!(max_open <= 4, "open sessions peaked at {max_open}");
         assert!(max_procs <= 4, "server processes peaked at {max_procs}");
@@ -160,16 +146,13 @@ fn pool_exhausted_only_after_acquire_timeout() {
         };
         let store = store(demo_stdio(&[]), pool);
         std::thread::scope(|s| {
-            let busy: Vec<_> = (0..2)
-                .map(|_| s.spawn(|| store.call_tool("demo.sleep", json!({"ms": 3000}))))
-                .collect();
+            let busy: Vec<_> =
+                (0..2).map(|_| s.spawn(|| store.call_tool("demo.sleep", json!({"ms": 3000})))).collect();
             eventually(Duration::from_secs(10), "both sessions busy", || {
                 store.pool_stats()["demo"].in_flight == 2
             });
             let started = Instant::now();
-            let err = store
-                .call_tool("demo.echo", json!({"message": "no room"}))
-                .unwrap_err();
+            let err = store.call_tool("demo.echo", json!({"message": "no room"})).unwrap_err();
             let took = started.elapsed();
             match &err {
                 Error::PoolExhausted { service, waited } => {
@@ -188,12 +171,6 @@ fn pool_exhausted_only_after_acquire_timeout() {
         assert_eq!(st.exhausted, 1, "{st:?}");
         assert!(st.open <= 2);
         // With room again, calls go through.
-        assert_eq!(
-            store
-                .call_tool("demo.echo", json!({"message": "room"}))
-                .unwrap()
-                .text(),
-            "room"
-        );
+        assert_eq!(store.call_tool("demo.echo", json!({"message": "room"})).unwrap().text(), "room");
     });
 }

@@ -22,10 +22,7 @@ fn progress_of_a_sleep(store: &Store, tool: &str) {
     assert_eq!(r.text(), "slept 300 ms");
     let seen = seen.lock().unwrap();
     assert!(seen.len() >= 3, "progress updates: {seen:?}");
-    assert!(
-        seen.windows(2).all(|w| w[0].0 <= w[1].0),
-        "progress only grows: {seen:?}"
-    );
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "progress only grows: {seen:?}");
 }
 
 #[test]

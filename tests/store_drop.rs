@@ -34,9 +34,7 @@ fn dropping_the_store_ends_every_process_and_thread() {
             let config = demo_stdio(&[]).env("MCPSTORE_TEST_MARKER", marker.clone());
             store.add_service(name, config).unwrap();
         }
-        store
-            .add_service("web", mcpstore::ServiceConfig::http(url))
-            .unwrap();
+        store.add_service("web", mcpstore::ServiceConfig::http(url)).unwrap();
         assert!(store.wait_ready(Duration::from_secs(30)).is_empty());
         eventually(Duration::from_secs(10), "warm sessions", || {
             store.pool_stats().values().all(|p| p.open == 2)
@@ -44,12 +42,7 @@ fn dropping_the_store_ends_every_process_and_thread() {
         // Use everything that starts threads: calls, batches, background calls,
         // a tools refresh, health checks, a timeout.
         let calls: Vec<ToolCall> = (0..40)
-            .map(|i| {
-                ToolCall::new(
-                    if i % 2 == 0 { "a.add" } else { "web.add" },
-                    json!({"a": i, "b": 1}),
-                )
-            })
+            .map(|i| ToolCall::new(if i % 2 == 0 { "a.add" } else { "web.add" }, json!({"a": i, "b": 1})))
             .collect();
         let results = store.batch_call(&calls, &BatchOptions::default());
         let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
@@ -57,21 +50,14 @@ fn dropping_the_store_ends_every_process_and_thread() {
         let handle = store.submit(ToolCall::new("b.sleep", json!({"ms": 20}))).unwrap();
         handle.wait_timeout(Duration::from_secs(10)).unwrap();
         store.call_tool("web.add_tool", json!({"name": "added"})).unwrap();
-        eventually(Duration::from_secs(10), "tools refreshed", || {
-            store.resolve_tool("added").is_ok()
-        });
+        eventually(Duration::from_secs(10), "tools refreshed", || store.resolve_tool("added").is_ok());
         let _ = store.call_tool_with(
             "web.sleep",
             &json!({"ms": 2000}),
-            &mcpstore::CallOptions {
-                timeout: Some(Duration::from_millis(100)),
-                ..Default::default()
-            },
+            &mcpstore::CallOptions { timeout: Some(Duration::from_millis(100)), ..Default::default() },
         );
         // A long call still in flight when the store is dropped.
-        let _pending = store
-            .submit(ToolCall::new("b.sleep", json!({"ms": 30_000})))
-            .unwrap();
+        let _pending = store.submit(ToolCall::new("b.sleep", json!({"ms": 30_000}))).unwrap();
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(marked_children(&marker).len(), 4, "2 services x 2 sessions");
         assert!(!library_threads().is_empty());
@@ -81,12 +67,8 @@ fn dropping_the_store_ends_every_process_and_thread() {
         let drop_took = started.elapsed();
         assert!(drop_took < Duration::from_secs(10), "drop took {drop_took:?}");
 
-        eventually(Duration::from_secs(10), "no child process left", || {
-            marked_children(&marker).is_empty()
-        });
-        eventually(Duration::from_secs(10), "no library thread left", || {
-            library_threads().is_empty()
-        });
+        eventually(Duration::from_secs(10), "no child process left", || marked_children(&marker).is_empty());
+        eventually(Duration::from_secs(10), "no library thread left", || library_threads().is_empty());
         eventually(Duration::from_secs(10), "as many threads as before", || {
             thread_names().len() <= threads_before.len()
         });

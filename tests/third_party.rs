@@ -14,29 +14,20 @@ use mcpstore::{Error, ServiceConfig, Store};
 use serde_json::json;
 
 fn everything_stdio() -> ServiceConfig {
-    ServiceConfig::stdio(
-        path_str(&node()),
-        [path_str(&everything_js()), "stdio".to_owned()],
-    )
+    ServiceConfig::stdio(path_str(&node()), [path_str(&everything_js()), "stdio".to_owned()])
 }
 
 fn check_everything(store: &Store) {
     let tools = store.list_tools(Some("everything")).expect("tools");
     let names: Vec<&str> = tools.iter().map(|(_, t)| t.name.as_str()).collect();
     assert!(names.contains(&"echo") && names.contains(&"get-sum"), "{names:?}");
-    let r = store
-        .call_tool("everything.echo", json!({"message": "hello everything"}))
-        .expect("echo");
+    let r = store.call_tool("everything.echo", json!({"message": "hello everything"})).expect("echo");
     assert!(!r.is_error);
     assert_eq!(r.text(), "Echo: hello everything");
-    let r = store
-        .call_tool("everything.get-sum", json!({"a": 2, "b": 3}))
-        .expect("get-sum");
+    let r = store.call_tool("everything.get-sum", json!({"a": 2, "b": 3})).expect("get-sum");
     assert_eq!(r.text(), "The sum of 2 and 3 is 5.");
     // `service_tool` names resolve too.
-    let r = store
-        .call_tool("everything_get-sum", json!({"a": 40, "b": 2}))
-        .unwrap();
+    let r = store.call_tool("everything_get-sum", json!({"a": 40, "b": 2})).unwrap();
     assert!(r.text().contains("42"), "{}", r.text());
     // Several threads through the pool.
     std::thread::scope(|s| {
@@ -44,9 +35,7 @@ fn check_everything(store: &Store) {
             s.spawn(move || {
                 for i in 0..20 {
                     let m = format!("{t}/{i}");
-                    let r = store
-                        .call_tool("everything.echo", json!({ "message": m }))
-                        .unwrap();
+                    let r = store.call_tool("everything.echo", json!({ "message": m })).unwrap();
                     assert_eq!(r.text(), format!("Echo: {m}"));
                 }
             });
@@ -91,29 +80,21 @@ fn filesystem_over_stdio() {
         let config = ServiceConfig::stdio(path_str(&node()), [path_str(&filesystem_js()), path_str(&root)]);
         let store = store_with("fs", config);
         let a = path_str(&root.join("a.txt"));
-        let r = store
-            .call_tool("fs.read_text_file", json!({ "path": a }))
-            .unwrap();
+        let r = store.call_tool("fs.read_text_file", json!({ "path": a })).unwrap();
         assert!(!r.is_error, "{}", r.to_json());
         assert_eq!(r.text(), "alpha\nbeta\n");
         let r = store.call_tool("fs.read_file", json!({ "path": a })).unwrap();
         assert!(!r.is_error, "{}", r.to_json());
         assert_eq!(r.text(), "alpha\nbeta\n");
-        let r = store
-            .call_tool("fs.list_directory", json!({ "path": path_str(&root) }))
-            .unwrap();
+        let r = store.call_tool("fs.list_directory", json!({ "path": path_str(&root) })).unwrap();
         let text = r.text();
         let mut lines: Vec<&str> = text.split('\n').collect();
         lines.sort_unstable();
         assert_eq!(lines, ["[DIR] sub", "[FILE] a.txt", "[FILE] z.md"]);
-        let r = store
-            .call_tool("fs.read_text_file", json!({"path": "/etc/hostname"}))
-            .unwrap();
+        let r = store.call_tool("fs.read_text_file", json!({"path": "/etc/hostname"})).unwrap();
         assert!(r.is_error, "outside the allowed directory: {}", r.to_json());
         // Bare names resolve when unique.
-        let r = store
-            .call_tool("list_directory", json!({ "path": path_str(&root.join("sub")) }))
-            .unwrap();
+        let r = store.call_tool("list_directory", json!({ "path": path_str(&root.join("sub")) })).unwrap();
         assert!(!r.is_error);
     });
 }
@@ -123,9 +104,7 @@ fn fastmcp_over_streamable_http() {
     common::bounded(Duration::from_secs(90), move || {
         let server = fastmcp_http();
         let store = store_with("py", ServiceConfig::http(server.ready.clone()));
-        let r = store
-            .call_tool("py.echo", json!({"message": "from rust"}))
-            .unwrap();
+        let r = store.call_tool("py.echo", json!({"message": "from rust"})).unwrap();
         assert!(!r.is_error, "{}", r.to_json());
         assert_eq!(r.text(), "from rust");
         let r = store.call_tool("py.add", json!({"a": 2, "b": 3})).unwrap();

@@ -29,12 +29,7 @@ use serde_json::{Value, json};
 fn sh(script: &str, args: &[&str]) -> TransportConfig {
     let mut all = vec!["-c".to_owned(), script.to_owned()];
     all.extend(args.iter().map(|s| (*s).to_owned()));
-    TransportConfig::Stdio {
-        command: "sh".into(),
-        args: all,
-        env: BTreeMap::new(),
-        cwd: None,
-    }
+    TransportConfig::Stdio { command: "sh".into(), args: all, env: BTreeMap::new(), cwd: None }
 }
 
 // ------------------------------------------------------------------ SIGPIPE (fix 1)
@@ -58,12 +53,7 @@ fn sigpipe_child() {
     // (An asynchronous command's stdin is /dev/null unless redirected: pass it on via fd 3.)
     let script = r#"exec 3<&0; "$0" --crash-after 0 <&3 3<&- & exec 0<&- 3<&-; exec sleep 20"#;
     let session = connect(&sh(script, &[demo_bin()]));
-    let first = session.call_tool(
-        "echo",
-        &json!({"message": "crash"}),
-        Duration::from_millis(500),
-        None,
-    );
+    let first = session.call_tool("echo", &json!({"message": "crash"}), Duration::from_millis(500), None);
     assert!(first.is_err(), "{first:?}");
     for _ in 0..3 {
         match session.call_tool("echo", &json!({"message": "again"}), Duration::from_secs(2), None) {
@@ -102,18 +92,13 @@ fn dropping_a_session_returns_while_a_daemonized_grandchild_holds_the_pipes() {
     let config = sh(script, &[demo_bin(), &pidfile_str]);
     let elapsed = bounded(Duration::from_secs(60), move || {
         let session = connect(&config);
-        let r = session
-            .call_tool("echo", &json!({"message": "hi"}), Duration::from_secs(10), None)
-            .unwrap();
+        let r = session.call_tool("echo", &json!({"message": "hi"}), Duration::from_secs(10), None).unwrap();
         assert_eq!(r.text(), "hi");
         let started = Instant::now();
         drop(session);
         started.elapsed()
     });
-    if let Some(pid) = std::fs::read_to_string(&pidfile)
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-    {
+    if let Some(pid) = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
         // SAFETY: ends the sleep this test started.
         unsafe {
             libc::kill(pid, libc::SIGKILL);
@@ -143,10 +128,7 @@ impl Inbound for PingAnswerer {
                 reply.push(b'\n');
                 Some(reply)
             }
-            Incoming::Response {
-                id: RequestId::Number(n),
-                ..
-            } => {
+            Incoming::Response { id: RequestId::Number(n), .. } => {
                 let _ = self.responses.send(n);
                 None
             }
@@ -167,13 +149,9 @@ printf '{"jsonrpc":"2.0","id":1,"result":{}}\n'
 exec sleep 30"#;
     let (tx, rx) = crossbeam_channel::unbounded();
     let started = Instant::now();
-    let transport = StdioTransport::spawn(
-        "pinger",
-        &sh(script, &[]),
-        Arc::new(PingAnswerer { responses: tx }),
-        1 << 20,
-    )
-    .unwrap();
+    let transport =
+        StdioTransport::spawn("pinger", &sh(script, &[]), Arc::new(PingAnswerer { responses: tx }), 1 << 20)
+            .unwrap();
     // Fill the server's stdin pipe (small writes are atomic: all or nothing).
     for size in [1000, 1] {
         let mut body = vec![b' '; size - 1];
@@ -193,10 +171,7 @@ exec sleep 30"#;
     let elapsed = started.elapsed();
     assert_eq!(got, Ok(1));
     // 1 s of sleep plus three ping replies that cannot be written.
-    assert!(
-        elapsed < Duration::from_secs(8),
-        "response routed after {elapsed:?}"
-    );
+    assert!(elapsed < Duration::from_secs(8), "response routed after {elapsed:?}");
     transport.close();
 }
 
@@ -210,10 +185,7 @@ struct RawRequest {
 
 impl RawRequest {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     fn json(&self) -> Value {
@@ -251,11 +223,7 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<RawRequest> {
         .unwrap_or(0);
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
-    Some(RawRequest {
-        method,
-        headers,
-        body,
-    })
+    Some(RawRequest { method, headers, body })
 }
 
 /// A server answering each request with `handler`, which returns whether to keep the connection.
@@ -317,14 +285,8 @@ impl Inbound for NoInbound {
 }
 
 fn http(url: &str) -> HttpTransport {
-    HttpTransport::new(
-        agent_for(&PoolConfig::default()),
-        url,
-        &BTreeMap::new(),
-        Arc::new(NoInbound),
-        1 << 20,
-    )
-    .unwrap()
+    HttpTransport::new(agent_for(&PoolConfig::default()), url, &BTreeMap::new(), Arc::new(NoInbound), 1 << 20)
+        .unwrap()
 }
 
 fn call(t: &HttpTransport, id: i64, params: Value, timeout: Duration) -> mcpstore::Result<Outcome> {
@@ -479,18 +441,11 @@ fn error_statuses_tell_whether_the_request_may_have_run() {
     let t = http(&server.url);
     let unprocessed = [400, 401, 403, 404, 405, 406, 408, 413, 415, 429, 503];
     let maybe_processed = [409, 422, 500, 501, 502, 504];
-    for (status, expect_sent) in unprocessed
-        .iter()
-        .map(|s| (*s, false))
-        .chain(maybe_processed.iter().map(|s| (*s, true)))
+    for (status, expect_sent) in
+        unprocessed.iter().map(|s| (*s, false)).chain(maybe_processed.iter().map(|s| (*s, true)))
     {
         match call(&t, 1, json!({"status": status}), Duration::from_secs(10)) {
-            Err(Error::Transport {
-                status: Some(got),
-                sent,
-                retry_after,
-                ..
-            }) => {
+            Err(Error::Transport { status: Some(got), sent, retry_after, .. }) => {
                 assert_eq!(got, status);
                 assert_eq!(sent, expect_sent, "HTTP {status}");
                 assert_eq!(retry_after, Some(Duration::from_secs(3)), "HTTP {status}");
@@ -521,10 +476,9 @@ fn body_timeouts_carry_the_limit() {
     let limit = Duration::from_millis(400);
     for sse in [false, true] {
         match call(&t, 1, json!({"sse": sse}), limit) {
-            Err(Error::Timeout {
-                phase: TimeoutPhase::Response,
-                after,
-            }) => assert_eq!(after, limit, "sse {sse}"),
+            Err(Error::Timeout { phase: TimeoutPhase::Response, after }) => {
+                assert_eq!(after, limit, "sse {sse}")
+            }
             other => panic!("sse {sse}: expected a timeout, got {other:?}"),
         }
     }

@@ -11,10 +11,7 @@ pub fn demo_bin() -> String {
     let exe = std::env::current_exe().expect("bench path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("mcpstore-demo-server");
-    assert!(
-        bin.exists(),
-        "build the demo server first: cargo build --release --bin mcpstore-demo-server"
-    );
+    assert!(bin.exists(), "build the demo server first: cargo build --release --bin mcpstore-demo-server");
     bin.to_string_lossy().into_owned()
 }
 
@@ -27,36 +24,23 @@ pub fn config(sessions: usize) -> PerformanceConfig {
             max_in_flight_per_connection: 1024,
             ..Default::default()
         },
-        cache: CacheConfig {
-            enabled: false,
-            ..Default::default()
-        },
+        cache: CacheConfig { enabled: false, ..Default::default() },
         ..PerformanceConfig::new()
     }
 }
 
 /// A store with the demo server over stdio as `demo`, its pool fully warm.
 pub fn stdio_store(sessions: usize) -> Store {
-    let store = Store::builder()
-        .performance(config(sessions))
-        .build()
-        .expect("store");
-    store
-        .add_service("demo", ServiceConfig::stdio(demo_bin(), Vec::<String>::new()))
-        .expect("add");
+    let store = Store::builder().performance(config(sessions)).build().expect("store");
+    store.add_service("demo", ServiceConfig::stdio(demo_bin(), Vec::<String>::new())).expect("add");
     warm(&store, sessions);
     store
 }
 
 /// A store with the demo server over Streamable HTTP (a separate process) as `demo`.
 pub fn http_store(sessions: usize, server: &DemoHttp) -> Store {
-    let store = Store::builder()
-        .performance(config(sessions))
-        .build()
-        .expect("store");
-    store
-        .add_service("demo", ServiceConfig::http(server.url.clone()))
-        .expect("add");
+    let store = Store::builder().performance(config(sessions)).build().expect("store");
+    store.add_service("demo", ServiceConfig::http(server.url.clone())).expect("add");
     warm(&store, sessions);
     store
 }
@@ -81,8 +65,7 @@ impl DemoHttp {
     pub fn start(json: bool) -> DemoHttp {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(demo_bin());
-        cmd.args(["--http", "127.0.0.1:0"])
-            .stderr(std::process::Stdio::piped());
+        cmd.args(["--http", "127.0.0.1:0"]).stderr(std::process::Stdio::piped());
         if json {
             cmd.arg("--json");
         }

@@ -55,11 +55,7 @@ pub struct Peer {
 impl Peer {
     /// A peer with the default log level (everything).
     pub fn new(key: &str, transport: Transport) -> Self {
-        Peer {
-            key: Arc::from(key),
-            transport,
-            min_log_level: Arc::new(AtomicUsize::new(0)),
-        }
+        Peer { key: Arc::from(key), transport, min_log_level: Arc::new(AtomicUsize::new(0)) }
     }
 }
 
@@ -222,12 +218,7 @@ impl Server {
             self.cancels.lock().insert(key.clone(), token.clone());
             cancel = Some((key, token));
         }
-        Admission::Run(Pending {
-            id,
-            method,
-            params,
-            cancel,
-        })
+        Admission::Run(Pending { id, method, params, cancel })
     }
 
     /// Whether a request is quick enough to run on the reading thread.
@@ -251,10 +242,7 @@ impl Server {
             }
             "tools/list" => self.list_tools(&pending.params),
             "logging/setLevel" => self.set_level(peer, &pending.params),
-            other => Err(RpcError {
-                code: METHOD_NOT_FOUND,
-                message: format!("Method not found: {other}"),
-            }),
+            other => Err(RpcError { code: METHOD_NOT_FOUND, message: format!("Method not found: {other}") }),
         };
         Outcome::Reply(match result {
             Ok(v) => rpc::response(id, v),
@@ -369,7 +357,7 @@ impl Server {
             Some(Value::String(n)) => n.as_str(),
             _ => {
                 return Err(
-                    RpcError::invalid_params("Missing tool name: params.name must be a string").into(),
+                    RpcError::invalid_params("Missing tool name: params.name must be a string").into()
                 );
             }
         };
@@ -406,19 +394,14 @@ impl Server {
             "log" => self.log(peer, args, out)?,
             "add_tool" => self.add_tool(args, out)?,
             "notify_list_changed" => {
-                out.send(&rpc::notification(
-                    "notifications/tools/list_changed",
-                    Value::Null,
-                ));
+                out.send(&rpc::notification("notifications/tools/list_changed", Value::Null));
                 text_result("notified")
             }
             other if self.extra_tools.lock().iter().any(|t| t == other) => tools::echo(args)?,
             other => {
-                return Err(RpcError {
-                    code: INVALID_PARAMS,
-                    message: format!("Unknown tool: {other}"),
-                }
-                .into());
+                return Err(
+                    RpcError { code: INVALID_PARAMS, message: format!("Unknown tool: {other}") }.into()
+                );
             }
         })
     }
@@ -442,11 +425,8 @@ impl Server {
                         return Err(Failure::Cancelled);
                     }
                     let done = ms * step;
-                    let value = if done % 10 == 0 {
-                        Value::from(done / 10)
-                    } else {
-                        Value::from(done as f64 / 10.0)
-                    };
+                    let value =
+                        if done % 10 == 0 { Value::from(done / 10) } else { Value::from(done as f64 / 10.0) };
                     out.send(&rpc::notification(
                         "notifications/progress",
                         json!({
@@ -469,14 +449,9 @@ impl Server {
 
     fn ping_client(&self, peer: &Peer, token: &CancelToken, out: &dyn Outbound) -> ToolResult {
         if peer.transport == Transport::HttpJson {
-            return Ok(error_result(
-                "ping_client needs SSE: the server answers with plain JSON (--json)",
-            ));
+            return Ok(error_result("ping_client needs SSE: the server answers with plain JSON (--json)"));
         }
-        let id = format!(
-            "srv-{}",
-            self.next_server_request.fetch_add(1, Ordering::SeqCst) + 1
-        );
+        let id = format!("srv-{}", self.next_server_request.fetch_add(1, Ordering::SeqCst) + 1);
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.client_waiters.lock().insert(id.clone(), tx);
         out.send(&rpc::request(&id, "ping"));
@@ -493,9 +468,7 @@ impl Server {
                 PING_CLIENT_TIMEOUT.as_secs()
             ))),
             Some(Some(msg)) => match msg.get("error") {
-                Some(err) => Ok(error_result(format!(
-                    "the client answered ping {id} with an error: {err}"
-                ))),
+                Some(err) => Ok(error_result(format!("the client answered ping {id} with an error: {err}"))),
                 None => Ok(text_result("pong")),
             },
         }
@@ -504,15 +477,12 @@ impl Server {
     fn log(&self, peer: &Peer, args: &Map<String, Value>, out: &dyn Outbound) -> Result<Value, RpcError> {
         let level = tools::arg_str(args, "level")?;
         let message = tools::arg_str(args, "message")?;
-        let idx = tools::LOG_LEVELS
-            .iter()
-            .position(|l| *l == level)
-            .ok_or_else(|| {
-                RpcError::invalid_params(format!(
-                    "Invalid argument \"level\": {level:?} is not one of {}",
-                    tools::LOG_LEVELS.join(", ")
-                ))
-            })?;
+        let idx = tools::LOG_LEVELS.iter().position(|l| *l == level).ok_or_else(|| {
+            RpcError::invalid_params(format!(
+                "Invalid argument \"level\": {level:?} is not one of {}",
+                tools::LOG_LEVELS.join(", ")
+            ))
+        })?;
         if idx >= peer.min_log_level.load(Ordering::Relaxed) {
             out.send(&rpc::notification(
                 "notifications/message",
@@ -538,10 +508,7 @@ impl Server {
                 extra.push(name.to_string());
             }
         }
-        out.send(&rpc::notification(
-            "notifications/tools/list_changed",
-            Value::Null,
-        ));
+        out.send(&rpc::notification("notifications/tools/list_changed", Value::Null));
         Ok(text_result(format!("added tool {name}")))
     }
 }
@@ -582,38 +549,15 @@ mod tests {
         let s = server(DemoOptions::default());
         let p = Peer::new("t", Transport::Stdio);
         let out = Collect::default();
-        let r = reply(call(
-            &s,
-            &p,
-            1,
-            "initialize",
-            json!({"protocolVersion": "2025-06-18"}),
-            &out,
-        ));
+        let r = reply(call(&s, &p, 1, "initialize", json!({"protocolVersion": "2025-06-18"}), &out));
         assert_eq!(r["result"]["protocolVersion"], "2025-06-18");
         assert_eq!(r["result"]["serverInfo"]["name"], "mcpstore-demo-server");
         assert_eq!(r["result"]["capabilities"]["tools"]["listChanged"], true);
-        let r = reply(call(
-            &s,
-            &p,
-            2,
-            "initialize",
-            json!({"protocolVersion": "1999-01-01"}),
-            &out,
-        ));
+        let r = reply(call(&s, &p, 2, "initialize", json!({"protocolVersion": "1999-01-01"}), &out));
         assert_eq!(r["result"]["protocolVersion"], "2025-11-25");
-        let forced = server(DemoOptions {
-            protocol_version: Some("2000-01-01".into()),
-            ..Default::default()
-        });
-        let r = reply(call(
-            &forced,
-            &p,
-            3,
-            "initialize",
-            json!({"protocolVersion": "2025-06-18"}),
-            &out,
-        ));
+        let forced =
+            server(DemoOptions { protocol_version: Some("2000-01-01".into()), ..Default::default() });
+        let r = reply(call(&forced, &p, 3, "initialize", json!({"protocolVersion": "2025-06-18"}), &out));
         assert_eq!(r["result"]["protocolVersion"], "2000-01-01");
         assert!(forced.supports_version("2000-01-01"));
         assert!(!s.supports_version("2000-01-01"));
@@ -629,14 +573,7 @@ mod tests {
         let r = reply(call(&s, &p, 2, "tools/call", json!({"name": "zzz"}), &out));
         assert_eq!(r["error"]["code"], -32602);
         assert_eq!(r["error"]["message"], "Unknown tool: zzz");
-        let r = reply(call(
-            &s,
-            &p,
-            3,
-            "tools/call",
-            json!({"name": "echo", "arguments": {}}),
-            &out,
-        ));
+        let r = reply(call(&s, &p, 3, "tools/call", json!({"name": "echo", "arguments": {}}), &out));
         assert_eq!(r["error"]["code"], -32602);
         assert!(r["error"]["message"].as_str().unwrap().contains("message"));
         let r = reply(call(&s, &p, 4, "ping", Value::Null, &out));
@@ -652,10 +589,7 @@ mod tests {
 
     #[test]
     fn list_paginates_and_add_tool_notifies() {
-        let s = server(DemoOptions {
-            page_size: 4,
-            ..Default::default()
-        });
+        let s = server(DemoOptions { page_size: 4, ..Default::default() });
         let p = Peer::new("t", Transport::Stdio);
         let out = Collect::default();
         let r = reply(call(
@@ -671,14 +605,7 @@ mod tests {
         let mut names = Vec::new();
         let mut cursor = Value::Null;
         for i in 0..10 {
-            let r = reply(call(
-                &s,
-                &p,
-                10 + i,
-                "tools/list",
-                json!({"cursor": cursor}),
-                &out,
-            ));
+            let r = reply(call(&s, &p, 10 + i, "tools/list", json!({"cursor": cursor}), &out));
             for t in r["result"]["tools"].as_array().unwrap() {
                 names.push(t["name"].as_str().unwrap().to_string());
             }
@@ -707,14 +634,7 @@ mod tests {
         let s = server(DemoOptions::default());
         let p = Peer::new("t", Transport::Stdio);
         let out = Collect::default();
-        reply(call(
-            &s,
-            &p,
-            1,
-            "logging/setLevel",
-            json!({"level": "warning"}),
-            &out,
-        ));
+        reply(call(&s, &p, 1, "logging/setLevel", json!({"level": "warning"}), &out));
         reply(call(
             &s,
             &p,
@@ -733,10 +653,7 @@ mod tests {
             &out,
         ));
         assert_eq!(r["result"]["content"][0]["text"], "logged");
-        assert_eq!(
-            out.0.borrow()[0]["params"],
-            json!({"level": "error", "logger": "demo", "data": "b"})
-        );
+        assert_eq!(out.0.borrow()[0]["params"], json!({"level": "error", "logger": "demo", "data": "b"}));
         let r = reply(call(
             &s,
             &p,
@@ -774,14 +691,7 @@ mod tests {
         let h = std::thread::spawn(move || {
             let out = Collect::default();
             matches!(
-                call(
-                    &s2,
-                    &p2,
-                    7,
-                    "tools/call",
-                    json!({"name": "sleep", "arguments": {"ms": 10000}}),
-                    &out
-                ),
+                call(&s2, &p2, 7, "tools/call", json!({"name": "sleep", "arguments": {"ms": 10000}}), &out),
                 Some(Outcome::Silent)
             )
         });
@@ -795,26 +705,13 @@ mod tests {
 
     #[test]
     fn garbage_and_hang_faults() {
-        let s = server(DemoOptions {
-            garbage_after: Some(1),
-            hang_after: Some(3),
-            ..Default::default()
-        });
+        let s = server(DemoOptions { garbage_after: Some(1), hang_after: Some(3), ..Default::default() });
         let p = Peer::new("t", Transport::Stdio);
         let out = Collect::default();
         let echo = json!({"name": "echo", "arguments": {"message": "x"}});
-        assert!(matches!(
-            call(&s, &p, 1, "tools/call", echo.clone(), &out),
-            Some(Outcome::Reply(_))
-        ));
-        assert!(matches!(
-            call(&s, &p, 2, "tools/call", echo.clone(), &out),
-            Some(Outcome::Garbage)
-        ));
-        assert!(matches!(
-            call(&s, &p, 3, "tools/call", echo.clone(), &out),
-            Some(Outcome::Reply(_))
-        ));
+        assert!(matches!(call(&s, &p, 1, "tools/call", echo.clone(), &out), Some(Outcome::Reply(_))));
+        assert!(matches!(call(&s, &p, 2, "tools/call", echo.clone(), &out), Some(Outcome::Garbage)));
+        assert!(matches!(call(&s, &p, 3, "tools/call", echo.clone(), &out), Some(Outcome::Reply(_))));
         assert!(call(&s, &p, 4, "tools/call", echo, &out).is_none());
         assert!(call(&s, &p, 5, "ping", Value::Null, &out).is_none());
     }
@@ -824,14 +721,7 @@ mod tests {
         let s = server(DemoOptions::default());
         let p = Peer::new("t", Transport::HttpJson);
         let out = Collect::default();
-        let r = reply(call(
-            &s,
-            &p,
-            1,
-            "tools/call",
-            json!({"name": "ping_client"}),
-            &out,
-        ));
+        let r = reply(call(&s, &p, 1, "tools/call", json!({"name": "ping_client"}), &out));
         assert_eq!(r["result"]["isError"], true);
     }
 }

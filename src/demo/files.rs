@@ -12,11 +12,8 @@ const MAX_READ_BYTES: u64 = 16 * 1024 * 1024;
 /// `root` must already be canonical. The error text is meant for a tool
 /// error result.
 pub fn confine(root: &Path, requested: &str) -> Result<PathBuf, String> {
-    let candidate = if Path::new(requested).is_absolute() {
-        PathBuf::from(requested)
-    } else {
-        root.join(requested)
-    };
+    let candidate =
+        if Path::new(requested).is_absolute() { PathBuf::from(requested) } else { root.join(requested) };
     let canonical = match fs::canonicalize(&candidate) {
         Ok(c) => c,
         Err(e) if lexically_inside(root, &candidate) => {
@@ -24,18 +21,11 @@ pub fn confine(root: &Path, requested: &str) -> Result<PathBuf, String> {
         }
         Err(_) => return Err(outside(root, requested)),
     };
-    if canonical.starts_with(root) {
-        Ok(canonical)
-    } else {
-        Err(outside(root, requested))
-    }
+    if canonical.starts_with(root) { Ok(canonical) } else { Err(outside(root, requested)) }
 }
 
 fn outside(root: &Path, requested: &str) -> String {
-    format!(
-        "access denied: {requested:?} is outside the server root {}",
-        root.display()
-    )
+    format!("access denied: {requested:?} is outside the server root {}", root.display())
 }
 
 /// Whether `path`, with `.` and `..` resolved textually, stays in `root`.
@@ -63,10 +53,7 @@ pub fn read_file(root: &Path, requested: &str) -> Result<String, String> {
         return Err(format!("{requested:?} is a directory"));
     }
     if meta.len() > MAX_READ_BYTES {
-        return Err(format!(
-            "{requested:?} is too large ({} bytes, limit {MAX_READ_BYTES})",
-            meta.len()
-        ));
+        return Err(format!("{requested:?} is too large ({} bytes, limit {MAX_READ_BYTES})", meta.len()));
     }
     let bytes = fs::read(&path).map_err(|e| format!("cannot read {requested:?}: {e}"))?;
     String::from_utf8(bytes).map_err(|_| format!("{requested:?} is not UTF-8 text"))
@@ -88,13 +75,7 @@ pub fn list_directory(root: &Path, requested: &str) -> Result<String, String> {
     items.sort();
     let lines: Vec<String> = items
         .into_iter()
-        .map(|(name, is_dir)| {
-            if is_dir {
-                format!("[DIR] {name}")
-            } else {
-                format!("[FILE] {name}")
-            }
-        })
+        .map(|(name, is_dir)| if is_dir { format!("[DIR] {name}") } else { format!("[FILE] {name}") })
         .collect();
     Ok(lines.join("\n"))
 }
@@ -132,25 +113,13 @@ pub(crate) mod tests {
         assert_eq!(read_file(&root, abs.to_str().unwrap()).unwrap(), "hello");
         assert!(read_file(&root, "../secret.txt").unwrap_err().contains("outside"));
         let abs_secret = top.join("secret.txt");
-        assert!(
-            read_file(&root, abs_secret.to_str().unwrap())
-                .unwrap_err()
-                .contains("outside")
-        );
+        assert!(read_file(&root, abs_secret.to_str().unwrap()).unwrap_err().contains("outside"));
         #[cfg(unix)]
         assert!(read_file(&root, "link").unwrap_err().contains("outside"));
         assert!(read_file(&root, "missing").unwrap_err().contains("cannot access"));
         assert!(read_file(&root, "../missing").unwrap_err().contains("outside"));
-        assert!(
-            read_file(&root, "sub/../../missing")
-                .unwrap_err()
-                .contains("outside")
-        );
-        assert!(
-            read_file(&root, "/nonexistent/x")
-                .unwrap_err()
-                .contains("outside")
-        );
+        assert!(read_file(&root, "sub/../../missing").unwrap_err().contains("outside"));
+        assert!(read_file(&root, "/nonexistent/x").unwrap_err().contains("outside"));
         assert!(read_file(&root, "sub").unwrap_err().contains("directory"));
         assert!(list_directory(&root, "..").unwrap_err().contains("outside"));
 

@@ -115,11 +115,7 @@ impl Shared {
 ///
 /// `--crash-after` still exits the whole process in this mode.
 pub fn spawn_http(opts: DemoOptions, addr: &str) -> io::Result<HttpServerHandle> {
-    let transport = if opts.json_response {
-        Transport::HttpJson
-    } else {
-        Transport::HttpSse
-    };
+    let transport = if opts.json_response { Transport::HttpJson } else { Transport::HttpSse };
     let server = Arc::new(Server::new(opts)?);
     let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
@@ -137,11 +133,7 @@ pub fn spawn_http(opts: DemoOptions, addr: &str) -> io::Result<HttpServerHandle>
     let accept = std::thread::Builder::new()
         .name("demo-http-accept".into())
         .spawn(move || accept_loop(s, listener))?;
-    Ok(HttpServerHandle {
-        addr: local,
-        shared,
-        accept: Some(accept),
-    })
+    Ok(HttpServerHandle { addr: local, shared, accept: Some(accept) })
 }
 
 fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
@@ -267,21 +259,11 @@ fn rpc_error<W: Write>(
     keep_alive: bool,
 ) -> io::Result<bool> {
     let body = rpc::error(Value::Null, code, message).to_string();
-    respond(
-        w,
-        status,
-        &[],
-        Some("application/json"),
-        body.as_bytes(),
-        keep_alive,
-    )
+    respond(w, status, &[], Some("application/json"), body.as_bytes(), keep_alive)
 }
 
 fn origin_allowed(origin: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
+    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
         return false;
     };
     let authority = rest.split('/').next().unwrap_or("");
@@ -384,13 +366,7 @@ fn post<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) -
     };
     let (batch, items) = match value {
         Value::Array(items) if items.is_empty() => {
-            return rpc_error(
-                w,
-                400,
-                INVALID_REQUEST,
-                "Invalid Request: empty batch",
-                keep_alive,
-            );
+            return rpc_error(w, 400, INVALID_REQUEST, "Invalid Request: empty batch", keep_alive);
         }
         Value::Array(items) => (true, items),
         other => (false, vec![other]),
@@ -401,11 +377,7 @@ fn post<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) -
     for item in items {
         match rpc::classify(item) {
             Message::Invalid { id, reason } => {
-                errors.push(rpc::error(
-                    id,
-                    INVALID_REQUEST,
-                    &format!("Invalid Request: {reason}"),
-                ));
+                errors.push(rpc::error(id, INVALID_REQUEST, &format!("Invalid Request: {reason}")));
             }
             Message::Notification { method, params } => shared.server.notification(peer, &method, &params),
             Message::Response { id, message } => shared.server.client_response(&id, message),
@@ -438,10 +410,8 @@ fn post<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) -
             return disconnect_early(shared, &session, p, headers, w, keep_alive);
         }
     }
-    let stream = shared
-        .opts()
-        .sse_disconnect_every
-        .map(|_| shared.next_stream.fetch_add(1, Ordering::SeqCst) + 1);
+    let stream =
+        shared.opts().sse_disconnect_every.map(|_| shared.next_stream.fetch_add(1, Ordering::SeqCst) + 1);
     let sse = SseResponse::new(w, headers, keep_alive, stream);
     for e in &errors {
         sse.send(e);
@@ -525,17 +495,15 @@ fn disconnect_early<W: Write>(
     let server = shared.server.clone();
     let peer = session.peer.clone();
     let bg_log = log.clone();
-    let spawned = std::thread::Builder::new()
-        .name("demo-http-bg".into())
-        .spawn(move || {
-            let out = LogOutbound(bg_log.clone());
-            match server.execute(&peer, pending, &out) {
-                Outcome::Reply(v) => out.send(&v),
-                Outcome::Garbage => bg_log.push(GARBAGE.to_vec()),
-                Outcome::Silent => {}
-            }
-            bg_log.finish();
-        });
+    let spawned = std::thread::Builder::new().name("demo-http-bg".into()).spawn(move || {
+        let out = LogOutbound(bg_log.clone());
+        match server.execute(&peer, pending, &out) {
+            Outcome::Reply(v) => out.send(&v),
+            Outcome::Garbage => bg_log.push(GARBAGE.to_vec()),
+            Outcome::Silent => {}
+        }
+        bg_log.finish();
+    });
     if spawned.is_err() {
         log::warn!("demo server: cannot spawn a background call thread");
         log.finish();
@@ -559,29 +527,13 @@ fn get<W: Write>(shared: &Shared, req: &Request, w: &mut W, keep_alive: bool) ->
         );
     };
     let Some((stream, mut after)) = sse::parse_event_id(last) else {
-        return rpc_error(
-            w,
-            400,
-            INVALID_REQUEST,
-            "Bad Request: malformed Last-Event-ID",
-            keep_alive,
-        );
+        return rpc_error(w, 400, INVALID_REQUEST, "Bad Request: malformed Last-Event-ID", keep_alive);
     };
     let Some(log) = session.stream(stream) else {
-        return rpc_error(
-            w,
-            400,
-            INVALID_REQUEST,
-            "Bad Request: unknown Last-Event-ID",
-            keep_alive,
-        );
+        return rpc_error(w, 400, INVALID_REQUEST, "Bad Request: unknown Last-Event-ID", keep_alive);
     };
-    let head_bytes = head(
-        200,
-        &[("Content-Type", EVENT_STREAM), ("Cache-Control", "no-cache")],
-        None,
-        keep_alive,
-    );
+    let head_bytes =
+        head(200, &[("Content-Type", EVENT_STREAM), ("Cache-Control", "no-cache")], None, keep_alive);
     w.write_all(&head_bytes)?;
     w.flush()?;
     loop {
@@ -638,10 +590,7 @@ mod tests {
 
     impl Resp {
         fn header(&self, n: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(n))
-                .map(|(_, v)| v.as_str())
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str())
         }
         /// The JSON messages in an SSE or JSON body.
         fn messages(&self) -> Vec<Value> {
@@ -660,10 +609,7 @@ mod tests {
     impl Client {
         fn new(addr: SocketAddr) -> Self {
             let w = TcpStream::connect(addr).unwrap();
-            Client {
-                r: BufReader::new(w.try_clone().unwrap()),
-                w,
-            }
+            Client { r: BufReader::new(w.try_clone().unwrap()), w }
         }
 
         fn send(&mut self, method: &str, headers: &[(&str, &str)], body: &str) -> Resp {
@@ -695,11 +641,7 @@ mod tests {
                 let (n, v) = l.split_once(':').unwrap();
                 headers.push((n.to_string(), v.trim().to_string()));
             }
-            let mut resp = Resp {
-                status,
-                headers,
-                body: String::new(),
-            };
+            let mut resp = Resp { status, headers, body: String::new() };
             if let Some(n) = resp.header("content-length") {
                 let mut b = vec![0; n.parse().unwrap()];
                 self.r.read_exact(&mut b).unwrap();
@@ -740,11 +682,7 @@ mod tests {
         let body =
             json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":name,"arguments":args}})
                 .to_string();
-        c.send(
-            "POST",
-            &[("Mcp-Session-Id", sid), ("MCP-Protocol-Version", "2025-11-25")],
-            &body,
-        )
+        c.send("POST", &[("Mcp-Session-Id", sid), ("MCP-Protocol-Version", "2025-11-25")], &body)
     }
 
     #[test]
@@ -760,18 +698,10 @@ mod tests {
         assert_eq!(m[0]["method"], "notifications/message");
         assert_eq!(m[1]["id"], 3);
         // Missing, unknown session; bad protocol version; wrong method.
+        assert_eq!(c.send("POST", &[], r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#).status, 400);
         assert_eq!(
-            c.send("POST", &[], r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#)
+            c.send("POST", &[("Mcp-Session-Id", "nope")], r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#)
                 .status,
-            400
-        );
-        assert_eq!(
-            c.send(
-                "POST",
-                &[("Mcp-Session-Id", "nope")],
-                r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#
-            )
-            .status,
             404
         );
         assert_eq!(
@@ -785,10 +715,7 @@ mod tests {
         );
         assert_eq!(c.send("GET", &[("Mcp-Session-Id", &sid)], "").status, 405);
         assert_eq!(c.send("PUT", &[("Mcp-Session-Id", &sid)], "").status, 405);
-        assert_eq!(
-            c.send("POST", &[("Mcp-Session-Id", &sid)], "{garbage").status,
-            400
-        );
+        assert_eq!(c.send("POST", &[("Mcp-Session-Id", &sid)], "{garbage").status, 400);
         assert_eq!(c.send("DELETE", &[("Mcp-Session-Id", &sid)], "").status, 200);
         assert_eq!(call(&mut c, &sid, 5, "echo", json!({"message": "x"})).status, 404);
         let mut c2 = Client::new(h.addr());
@@ -810,18 +737,10 @@ mod tests {
         };
         let h = spawn_http(opts, "127.0.0.1:0").unwrap();
         let mut c = Client::new(h.addr());
-        let r = c.send(
-            "POST",
-            &[],
-            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#,
-        );
+        let r = c.send("POST", &[], r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
         assert_eq!(r.status, 401);
         let auth = ("Authorization", "Bearer t");
-        let r = c.send(
-            "POST",
-            &[auth],
-            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#,
-        );
+        let r = c.send("POST", &[auth], r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-type"), Some("application/json"));
         let sid = r.header("mcp-session-id").unwrap().to_string();
@@ -832,27 +751,14 @@ mod tests {
         assert_eq!(r.status, 200);
         let v: Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(v[0]["id"], 3);
-        assert_eq!(
-            c.send("POST", &[auth, ("Mcp-Session-Id", &sid)], ping).status,
-            404
-        );
-        assert_eq!(
-            c.send("POST", &[auth, ("Mcp-Session-Id", &sid)], ping).status,
-            404
-        );
-        assert_eq!(
-            c.send("POST", &[auth, ("Origin", "http://evil.example")], ping)
-                .status,
-            403
-        );
+        assert_eq!(c.send("POST", &[auth, ("Mcp-Session-Id", &sid)], ping).status, 404);
+        assert_eq!(c.send("POST", &[auth, ("Mcp-Session-Id", &sid)], ping).status, 404);
+        assert_eq!(c.send("POST", &[auth, ("Origin", "http://evil.example")], ping).status, 403);
     }
 
     #[test]
     fn disconnect_and_resume() {
-        let opts = DemoOptions {
-            sse_disconnect_every: Some(2),
-            ..Default::default()
-        };
+        let opts = DemoOptions { sse_disconnect_every: Some(2), ..Default::default() };
         let h = spawn_http(opts, "127.0.0.1:0").unwrap();
         let mut c = Client::new(h.addr());
         let sid = init(&mut c);
@@ -862,12 +768,7 @@ mod tests {
         let r = call(&mut c, &sid, 3, "sleep", json!({"ms": 50}));
         assert!(r.body.contains("retry: 100"));
         assert!(r.messages().is_empty());
-        let last = r
-            .body
-            .lines()
-            .find_map(|l| l.strip_prefix("id: "))
-            .unwrap()
-            .to_string();
+        let last = r.body.lines().find_map(|l| l.strip_prefix("id: ")).unwrap().to_string();
         let g = c.send("GET", &[("Mcp-Session-Id", &sid), ("Last-Event-ID", &last)], "");
         assert_eq!(g.status, 200);
         let m = g.messages();

@@ -30,10 +30,7 @@ pub struct Request {
 impl Request {
     /// The first value of a header (name compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The target without its query string.
@@ -44,11 +41,7 @@ impl Request {
     /// Whether the connection may be kept open after the response.
     pub fn keep_alive(&self) -> bool {
         let conn = self.header("connection").unwrap_or("").to_ascii_lowercase();
-        if self.http10 {
-            conn.contains("keep-alive")
-        } else {
-            !conn.split(',').any(|t| t.trim() == "close")
-        }
+        if self.http10 { conn.contains("keep-alive") } else { !conn.split(',').any(|t| t.trim() == "close") }
     }
 }
 
@@ -149,25 +142,14 @@ pub fn read_request<R: BufRead, W: Write>(r: &mut R, w: &mut W) -> Result<Reques
     }
     let chunked = match req.header("transfer-encoding") {
         None => false,
-        Some(te)
-            if te
-                .rsplit(',')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked")) =>
-        {
-            true
-        }
+        Some(te) if te.rsplit(',').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked")) => true,
         Some(_) => return Err(bad("unsupported Transfer-Encoding")),
     };
     let length = if chunked {
         None
     } else {
         let mut length: Option<usize> = None;
-        for (_, v) in req
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        {
+        for (_, v) in req.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
             let n: usize = v.parse().map_err(|_| bad("bad Content-Length"))?;
             if length.is_some_and(|l| l != n) {
                 return Err(bad("conflicting Content-Length"));
@@ -180,11 +162,7 @@ pub fn read_request<R: BufRead, W: Write>(r: &mut R, w: &mut W) -> Result<Reques
         length
     };
     let expects_body = chunked || length.is_some_and(|l| l > 0);
-    if expects_body
-        && !http10
-        && req
-            .header("expect")
-            .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+    if expects_body && !http10 && req.header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
     {
         w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         w.flush()?;
@@ -310,17 +288,9 @@ mod tests {
 
     #[test]
     fn keep_alive_rules() {
-        assert!(
-            !parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
-                .unwrap()
-                .keep_alive()
-        );
+        assert!(!parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().keep_alive());
         assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive());
-        assert!(
-            parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
-                .unwrap()
-                .keep_alive()
-        );
+        assert!(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").unwrap().keep_alive());
     }
 
     #[test]
@@ -330,24 +300,15 @@ mod tests {
         let mut sink = Vec::new();
         assert_eq!(read_request(&mut input, &mut sink).unwrap().path(), "/a");
         assert_eq!(read_request(&mut input, &mut sink).unwrap().body, b"hi");
-        assert!(matches!(
-            read_request(&mut input, &mut sink),
-            Err(WireError::Closed)
-        ));
+        assert!(matches!(read_request(&mut input, &mut sink), Err(WireError::Closed)));
     }
 
     #[test]
     fn rejects_garbage() {
         assert!(matches!(parse("hello\r\n\r\n"), Err(WireError::Bad(_))));
         assert!(matches!(parse("GET / HTTP/2\r\n\r\n"), Err(WireError::Bad(_))));
-        assert!(matches!(
-            parse("GET / HTTP/1.1\r\nno colon\r\n\r\n"),
-            Err(WireError::Bad(_))
-        ));
-        assert!(matches!(
-            parse("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
-            Err(WireError::Bad(_))
-        ));
+        assert!(matches!(parse("GET / HTTP/1.1\r\nno colon\r\n\r\n"), Err(WireError::Bad(_))));
+        assert!(matches!(parse("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"), Err(WireError::Bad(_))));
         assert!(matches!(
             parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"),
             Err(WireError::Bad(_))
@@ -360,10 +321,7 @@ mod tests {
             parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
             Err(WireError::Bad(_))
         ));
-        assert!(matches!(
-            parse("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nab"),
-            Err(WireError::Io(_))
-        ));
+        assert!(matches!(parse("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nab"), Err(WireError::Io(_))));
         assert!(matches!(parse(""), Err(WireError::Closed)));
         let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_LINE));
         assert!(matches!(parse(&long), Err(WireError::Bad(_))));
@@ -372,15 +330,9 @@ mod tests {
     #[test]
     fn builds_heads_and_chunks() {
         let h = head(200, &[("Content-Type", "application/json")], Some(2), true);
-        assert_eq!(
-            h,
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"
-        );
+        assert_eq!(h, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n");
         let h = head(202, &[], None, false);
-        assert_eq!(
-            h,
-            b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        );
+        assert_eq!(h, b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
         let mut c = Vec::new();
         chunk(&mut c, b"0123456789abcdefX");
         assert_eq!(c, b"11\r\n0123456789abcdefX\r\n");

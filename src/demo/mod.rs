@@ -101,10 +101,7 @@ pub enum Mode {
 }
 
 fn parse_u64(flag: &str, value: &str) -> Result<u64, String> {
-    value
-        .trim()
-        .parse::<u64>()
-        .map_err(|_| format!("{flag} expects a non-negative integer, got {value:?}"))
+    value.trim().parse::<u64>().map_err(|_| format!("{flag} expects a non-negative integer, got {value:?}"))
 }
 
 fn parse_header(value: &str) -> Result<(String, String), String> {
@@ -273,10 +270,7 @@ mod tests {
         assert_eq!(o.hang_after, Some(3));
         assert_eq!(o.expire_sessions_after, Some(4));
         assert!(o.json_response);
-        assert_eq!(
-            o.require_header,
-            Some(("Authorization".into(), "Bearer x:y".into()))
-        );
+        assert_eq!(o.require_header, Some(("Authorization".into(), "Bearer x:y".into())));
         assert_eq!(o.sse_disconnect_every, Some(2));
     }
 

@@ -23,10 +23,7 @@ pub struct RpcError {
 impl RpcError {
     /// An `INVALID_PARAMS` error with this message.
     pub fn invalid_params(message: impl Into<String>) -> Self {
-        RpcError {
-            code: INVALID_PARAMS,
-            message: message.into(),
-        }
+        RpcError { code: INVALID_PARAMS, message: message.into() }
     }
 }
 
@@ -80,42 +77,28 @@ pub fn classify(value: Value) -> Message {
     let id = m.get("id").cloned();
     let answer_id = id.clone().filter(valid_id).unwrap_or(Value::Null);
     if m.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Message::Invalid {
-            id: answer_id,
-            reason: "\"jsonrpc\" must be \"2.0\"".into(),
-        };
+        return Message::Invalid { id: answer_id, reason: "\"jsonrpc\" must be \"2.0\"".into() };
     }
     match m.remove("method") {
         Some(Value::String(method)) => {
             let params = m.remove("params").unwrap_or(Value::Null);
             if !matches!(params, Value::Null | Value::Object(_) | Value::Array(_)) {
-                return Message::Invalid {
-                    id: answer_id,
-                    reason: "\"params\" must be an object".into(),
-                };
+                return Message::Invalid { id: answer_id, reason: "\"params\" must be an object".into() };
             }
             match id {
                 None => Message::Notification { method, params },
                 Some(id) if valid_id(&id) => Message::Request { id, method, params },
-                Some(_) => Message::Invalid {
-                    id: Value::Null,
-                    reason: "\"id\" must be a string or a number".into(),
-                },
+                Some(_) => {
+                    Message::Invalid { id: Value::Null, reason: "\"id\" must be a string or a number".into() }
+                }
             }
         }
-        Some(_) => Message::Invalid {
-            id: answer_id,
-            reason: "\"method\" must be a string".into(),
-        },
+        Some(_) => Message::Invalid { id: answer_id, reason: "\"method\" must be a string".into() },
         None => match id {
-            Some(id) if m.contains_key("result") || m.contains_key("error") => Message::Response {
-                id,
-                message: Value::Object(m),
-            },
-            _ => Message::Invalid {
-                id: answer_id,
-                reason: "not a request, notification or response".into(),
-            },
+            Some(id) if m.contains_key("result") || m.contains_key("error") => {
+                Message::Response { id, message: Value::Object(m) }
+            }
+            _ => Message::Invalid { id: answer_id, reason: "not a request, notification or response".into() },
         },
     }
 }
@@ -169,13 +152,7 @@ mod tests {
 
     #[test]
     fn builds() {
-        assert_eq!(
-            notification("a", Value::Null),
-            json!({"jsonrpc":"2.0","method":"a"})
-        );
-        assert_eq!(
-            error(json!(1), METHOD_NOT_FOUND, "x")["error"]["code"],
-            json!(-32601)
-        );
+        assert_eq!(notification("a", Value::Null), json!({"jsonrpc":"2.0","method":"a"}));
+        assert_eq!(error(json!(1), METHOD_NOT_FOUND, "x")["error"]["code"], json!(-32601));
     }
 }

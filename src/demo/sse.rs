@@ -101,11 +101,7 @@ impl<W: Write> State<'_, W> {
     }
 
     fn result(&self) -> io::Result<bool> {
-        if self.failed {
-            Err(io::ErrorKind::BrokenPipe.into())
-        } else {
-            Ok(self.keep_alive)
-        }
+        if self.failed { Err(io::ErrorKind::BrokenPipe.into()) } else { Ok(self.keep_alive) }
     }
 }
 
@@ -243,18 +239,10 @@ mod tests {
     #[test]
     fn silent_and_garbage() {
         let mut out = Vec::new();
-        SseResponse::new(&mut out, vec![], false, None)
-            .finish_silent()
-            .unwrap();
-        assert!(
-            String::from_utf8(out)
-                .unwrap()
-                .starts_with("HTTP/1.1 204 No Content\r\n")
-        );
+        SseResponse::new(&mut out, vec![], false, None).finish_silent().unwrap();
+        assert!(String::from_utf8(out).unwrap().starts_with("HTTP/1.1 204 No Content\r\n"));
         let mut out = Vec::new();
-        SseResponse::new(&mut out, vec![], true, None)
-            .finish_garbage()
-            .unwrap();
+        SseResponse::new(&mut out, vec![], true, None).finish_garbage().unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("Content-Type: application/json"));
         assert!(text.ends_with("this is not json <<garbage>>"));

@@ -23,10 +23,7 @@ impl CancelToken {
     /// A fresh, not cancelled token.
     pub fn new() -> Self {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        CancelToken {
-            tx: Mutex::new(Some(tx)),
-            rx,
-        }
+        CancelToken { tx: Mutex::new(Some(tx)), rx }
     }
 
     /// Cancels; idempotent.

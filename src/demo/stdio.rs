@@ -87,9 +87,7 @@ where
     R: BufRead,
     W: Write + Send + 'static,
 {
-    let out = Arc::new(LineOut {
-        w: Mutex::new(output),
-    });
+    let out = Arc::new(LineOut { w: Mutex::new(output) });
     let workers = Arc::new(Workers::default());
     let peer = Peer::new("stdio", Transport::Stdio);
     let mut line = Vec::with_capacity(4096);
@@ -103,11 +101,7 @@ where
             continue;
         }
         match serde_json::from_slice::<Value>(text) {
-            Err(e) => out.send(&rpc::error(
-                Value::Null,
-                PARSE_ERROR,
-                &format!("Parse error: {e}"),
-            )),
+            Err(e) => out.send(&rpc::error(Value::Null, PARSE_ERROR, &format!("Parse error: {e}"))),
             Ok(Value::Array(items)) if !items.is_empty() => {
                 for item in items {
                     handle(&server, &peer, &out, &workers, item);
@@ -129,11 +123,7 @@ fn handle<W: Write + Send + 'static>(
 ) {
     match rpc::classify(value) {
         Message::Invalid { id, reason } => {
-            out.send(&rpc::error(
-                id,
-                INVALID_REQUEST,
-                &format!("Invalid Request: {reason}"),
-            ));
+            out.send(&rpc::error(id, INVALID_REQUEST, &format!("Invalid Request: {reason}")));
         }
         Message::Notification { method, params } => server.notification(peer, &method, &params),
         Message::Response { id, message } => server.client_response(&id, message),
@@ -150,12 +140,10 @@ fn handle<W: Write + Send + 'static>(
             workers.start();
             // If no thread can be spawned the closure is dropped unrun;
             // account for it so EOF does not wait forever.
-            let spawned = std::thread::Builder::new()
-                .name("demo-call".into())
-                .spawn(move || {
-                    emit(&o, s.execute(&p, pending, o.as_ref()));
-                    w.done();
-                });
+            let spawned = std::thread::Builder::new().name("demo-call".into()).spawn(move || {
+                emit(&o, s.execute(&p, pending, o.as_ref()));
+                w.done();
+            });
             if spawned.is_err() {
                 workers.done();
                 log::warn!("demo server: could not spawn a worker thread");
@@ -186,11 +174,7 @@ mod tests {
         let out = Shared::default();
         serve(server, input.as_bytes(), out.clone()).unwrap();
         let bytes = out.0.lock().clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        String::from_utf8(bytes).unwrap().lines().map(str::to_string).collect()
     }
 
     #[test]
@@ -226,13 +210,7 @@ mod tests {
     fn garbage_line() {
         let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"counter"}}"#;
         let input = format!("{call}\n{call}\n{call}\n");
-        let lines = run(
-            DemoOptions {
-                garbage_after: Some(1),
-                ..Default::default()
-            },
-            &input,
-        );
+        let lines = run(DemoOptions { garbage_after: Some(1), ..Default::default() }, &input);
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[1], "this is not json <<garbage>>");
         let last: Value = serde_json::from_str(&lines[2]).unwrap();

@@ -15,16 +15,8 @@ pub const MAX_BIG_BYTES: u64 = 256 * 1024 * 1024;
 pub const MAX_SLEEP_MS: u64 = 3_600_000;
 
 /// Log levels in increasing severity (RFC 5424 names, as MCP uses them).
-pub const LOG_LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
+pub const LOG_LEVELS: [&str; 8] =
+    ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 /// A 1x1 PNG image.
 const PNG_BASE64: &str =
@@ -189,9 +181,7 @@ pub fn builtin() -> &'static [Value] {
 
 /// Whether `name` is a built-in tool.
 pub fn is_builtin(name: &str) -> bool {
-    builtin()
-        .iter()
-        .any(|t| t.get("name").and_then(Value::as_str) == Some(name))
+    builtin().iter().any(|t| t.get("name").and_then(Value::as_str) == Some(name))
 }
 
 /// The definition of an extra tool registered with `add_tool`.
@@ -208,9 +198,7 @@ pub fn extra_tool(name: &str) -> Value {
 pub fn valid_tool_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// Cuts `all` into a page. The cursor is an opaque string (here the offset
@@ -250,12 +238,8 @@ pub fn error_result(text: impl Into<String>) -> Value {
 pub fn arg_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, RpcError> {
     match args.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "Invalid argument {name:?}: expected a string"
-        ))),
-        None => Err(RpcError::invalid_params(format!(
-            "Missing required argument {name:?}"
-        ))),
+        Some(_) => Err(RpcError::invalid_params(format!("Invalid argument {name:?}: expected a string"))),
+        None => Err(RpcError::invalid_params(format!("Missing required argument {name:?}"))),
     }
 }
 
@@ -266,15 +250,11 @@ pub fn arg_u64(args: &Map<String, Value>, name: &str, max: u64) -> Result<u64, R
         .ok_or_else(|| RpcError::invalid_params(format!("Missing required argument {name:?}")))?;
     let n = v.as_u64().or_else(|| {
         // Accept integral floats such as 10.0.
-        v.as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
-            .map(|f| f as u64)
+        v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64).map(|f| f as u64)
     });
     match n {
         Some(n) if n <= max => Ok(n),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "Invalid argument {name:?}: must be at most {max}"
-        ))),
+        Some(_) => Err(RpcError::invalid_params(format!("Invalid argument {name:?}: must be at most {max}"))),
         None => Err(RpcError::invalid_params(format!(
             "Invalid argument {name:?}: expected a non-negative integer"
         ))),
@@ -284,12 +264,8 @@ pub fn arg_u64(args: &Map<String, Value>, name: &str, max: u64) -> Result<u64, R
 fn arg_number<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a Value, RpcError> {
     match args.get(name) {
         Some(v @ Value::Number(_)) => Ok(v),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "Invalid argument {name:?}: expected a number"
-        ))),
-        None => Err(RpcError::invalid_params(format!(
-            "Missing required argument {name:?}"
-        ))),
+        Some(_) => Err(RpcError::invalid_params(format!("Invalid argument {name:?}: expected a number"))),
+        None => Err(RpcError::invalid_params(format!("Missing required argument {name:?}"))),
     }
 }
 
@@ -387,12 +363,7 @@ mod tests {
         let e = echo(&obj(json!({}))).unwrap_err();
         assert_eq!(e.code, -32602);
         assert!(e.message.contains("message"));
-        assert!(
-            echo(&obj(json!({"message": 1})))
-                .unwrap_err()
-                .message
-                .contains("message")
-        );
+        assert!(echo(&obj(json!({"message": 1}))).unwrap_err().message.contains("message"));
     }
 
     #[test]
@@ -422,12 +393,8 @@ mod tests {
         assert!(big(&obj(json!({"bytes": -1}))).is_err());
         assert!(big(&obj(json!({"bytes": MAX_BIG_BYTES + 1}))).is_err());
         let m = mixed_content();
-        let kinds: Vec<&str> = m["content"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["type"].as_str().unwrap())
-            .collect();
+        let kinds: Vec<&str> =
+            m["content"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["text", "image", "audio", "resource_link", "resource"]);
         assert_eq!(m["_meta"]["demo"], true);
     }

@@ -64,9 +64,7 @@ pub(crate) fn run_batch(
             }
         };
         if !call.arguments.is_object() {
-            results[index] = Some(Err(Error::InvalidArgument(
-                "tool arguments must be a JSON object".into(),
-            )));
+            results[index] = Some(Err(Error::InvalidArgument("tool arguments must be a JSON object".into())));
             continue;
         }
         let cache_key = store.cache_key_for(&target, &call.arguments, call.cache_key.as_deref());
@@ -81,19 +79,9 @@ pub(crate) fn run_batch(
             }
             first_by_key.insert(key.clone(), index);
         }
-        let job = Job {
-            index,
-            target,
-            cache_key,
-        };
-        if matches!(
-            job.target.service.config().transport,
-            TransportConfig::Stdio { .. }
-        ) {
-            piped
-                .entry(job.target.service.name().to_owned())
-                .or_default()
-                .push(job);
+        let job = Job { index, target, cache_key };
+        if matches!(job.target.service.config().transport, TransportConfig::Stdio { .. }) {
+            piped.entry(job.target.service.name().to_owned()).or_default().push(job);
         } else {
             parallel.push(job);
         }
@@ -108,10 +96,7 @@ pub(crate) fn run_batch(
     for (index, first) in duplicates {
         results[index] = results[first].clone();
     }
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or(Err(Error::Internal("batch item lost".into()))))
-        .collect()
+    results.into_iter().map(|r| r.unwrap_or(Err(Error::Internal("batch item lost".into())))).collect()
 }
 
 /// Pipelines one stdio service's jobs on one session; returns the jobs that
@@ -196,22 +181,14 @@ fn pipeline(
                 }
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                let after = pool_cfg
-                    .read_timeout
-                    .min(deadline.saturating_duration_since(last_progress));
+                let after = pool_cfg.read_timeout.min(deadline.saturating_duration_since(last_progress));
                 for (index, (id, _)) in by_index.drain() {
                     session.abandon_request(id);
-                    results[index] = Some(Err(Error::Timeout {
-                        phase: TimeoutPhase::Response,
-                        after,
-                    }));
+                    results[index] = Some(Err(Error::Timeout { phase: TimeoutPhase::Response, after }));
                 }
                 lease.mark_suspect();
                 for job in &jobs[next..] {
-                    results[job.index] = Some(Err(Error::Timeout {
-                        phase: TimeoutPhase::Wait,
-                        after,
-                    }));
+                    results[job.index] = Some(Err(Error::Timeout { phase: TimeoutPhase::Wait, after }));
                 }
                 next = jobs.len();
             }
@@ -221,11 +198,7 @@ fn pipeline(
 }
 
 fn clone_job(job: &Job) -> Job {
-    Job {
-        index: job.index,
-        target: job.target.clone(),
-        cache_key: job.cache_key.clone(),
-    }
+    Job { index: job.index, target: job.target.clone(), cache_key: job.cache_key.clone() }
 }
 
 /// Runs jobs on up to `workers` threads (the caller included), each call with retries.
@@ -256,15 +229,9 @@ fn run_parallel(
                 let Some(job) = jobs.get(i) else { return };
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 let result = if remaining.is_zero() {
-                    Err(Error::Timeout {
-                        phase: TimeoutPhase::Wait,
-                        after: Duration::ZERO,
-                    })
+                    Err(Error::Timeout { phase: TimeoutPhase::Wait, after: Duration::ZERO })
                 } else {
-                    let options = CallOptions {
-                        timeout: Some(remaining),
-                        ..Default::default()
-                    };
+                    let options = CallOptions { timeout: Some(remaining), ..Default::default() };
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         store.invoke_cached(&job.target, &arguments[i], &options, job.cache_key.clone())
                     }))
@@ -293,11 +260,7 @@ fn run_parallel(
     drop(tx);
     let mut received = 0;
     while received < jobs.len() {
-        match rx.recv_deadline(
-            deadline
-                .checked_add(Duration::from_millis(100))
-                .unwrap_or(deadline),
-        ) {
+        match rx.recv_deadline(deadline.checked_add(Duration::from_millis(100)).unwrap_or(deadline)) {
             Ok((index, result)) => {
                 results[index] = Some(result);
                 received += 1;
@@ -307,10 +270,8 @@ fn run_parallel(
     }
     for job in jobs.iter() {
         if results[job.index].is_none() {
-            results[job.index] = Some(Err(Error::Timeout {
-                phase: TimeoutPhase::Wait,
-                after: Duration::ZERO,
-            }));
+            results[job.index] =
+                Some(Err(Error::Timeout { phase: TimeoutPhase::Wait, after: Duration::ZERO }));
         }
     }
 }

@@ -34,22 +34,17 @@ impl HandleState {
             *slot = Some(result);
             self.done.notify_all();
         }
-        slot.clone()
-            .unwrap_or(Err(Error::Internal("handle lost its result".into())))
+        slot.clone().unwrap_or(Err(Error::Internal("handle lost its result".into())))
     }
 
     fn wait_until(&self, deadline: Instant, limit: Duration) -> CallResult {
         let mut slot = self.result.lock();
         while slot.is_none() {
             if self.done.wait_until(&mut slot, deadline).timed_out() && slot.is_none() {
-                return Err(Error::Timeout {
-                    phase: TimeoutPhase::Wait,
-                    after: limit,
-                });
+                return Err(Error::Timeout { phase: TimeoutPhase::Wait, after: limit });
             }
         }
-        slot.clone()
-            .unwrap_or(Err(Error::Internal("handle lost its result".into())))
+        slot.clone().unwrap_or(Err(Error::Internal("handle lost its result".into())))
     }
 }
 
@@ -63,9 +58,7 @@ pub struct CallHandle {
 
 impl std::fmt::Debug for CallHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallHandle")
-            .field("finished", &self.is_finished())
-            .finish()
+        f.debug_struct("CallHandle").field("finished", &self.is_finished()).finish()
     }
 }
 
@@ -78,8 +71,7 @@ impl CallHandle {
     /// Waits up to `timeout`; on expiry returns a `Timeout` error and the
     /// call goes on (wait again later).
     pub fn wait_timeout(&self, timeout: Duration) -> CallResult {
-        self.state
-            .wait_until(crate::session::deadline_after(timeout), timeout)
+        self.state.wait_until(crate::session::deadline_after(timeout), timeout)
     }
 
     /// The result if the call has finished.

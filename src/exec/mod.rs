@@ -43,11 +43,7 @@ pub struct ToolCall {
 impl ToolCall {
     /// A call of `tool` with `arguments`.
     pub fn new(tool: impl Into<String>, arguments: Value) -> Self {
-        ToolCall {
-            tool: tool.into(),
-            arguments,
-            cache_key: None,
-        }
+        ToolCall { tool: tool.into(), arguments, cache_key: None }
     }
 
     /// Sets a cache key.
@@ -58,9 +54,8 @@ impl ToolCall {
 
     /// Reads `{"tool": ..., "arguments": ..., "cache_key": ...}`.
     pub fn from_json(value: &Value) -> Result<ToolCall> {
-        let obj = value
-            .as_object()
-            .ok_or_else(|| Error::InvalidArgument("a call must be a JSON object".into()))?;
+        let obj =
+            value.as_object().ok_or_else(|| Error::InvalidArgument("a call must be a JSON object".into()))?;
         let tool = obj
             .get("tool")
             .or_else(|| obj.get("name"))
@@ -76,11 +71,7 @@ impl ToolCall {
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(Error::InvalidArgument("'cache_key' must be a string".into())),
         };
-        Ok(ToolCall {
-            tool: tool.to_owned(),
-            arguments,
-            cache_key,
-        })
+        Ok(ToolCall { tool: tool.to_owned(), arguments, cache_key })
     }
 }
 
@@ -130,10 +121,7 @@ impl Executor {
             .stack_size(512 * 1024)
             .build()
             .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
-        Ok(Executor {
-            pool,
-            threads: threads.max(1),
-        })
+        Ok(Executor { pool, threads: threads.max(1) })
     }
 
     pub(crate) fn spawn(&self, job: impl FnOnce() + Send + 'static) {

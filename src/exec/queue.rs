@@ -31,21 +31,16 @@ pub struct CompletionQueue {
 impl CompletionQueue {
     pub(crate) fn new(store: std::sync::Weak<StoreInner>) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
-        CompletionQueue {
-            store,
-            tx,
-            rx,
-            pending: Arc::new(AtomicUsize::new(0)),
-        }
+        CompletionQueue { store, tx, rx, pending: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// Submits a call; its completion will carry `tag`. Waits for a free slot
     /// like [`crate::Store::submit`] and fails with `Busy` when none frees in time.
     pub fn submit(&self, call: ToolCall, tag: u64) -> Result<()> {
-        let store = self.store.upgrade().ok_or_else(|| Error::Closed {
-            message: "store is closed".into(),
-            sent: false,
-        })?;
+        let store = self
+            .store
+            .upgrade()
+            .ok_or_else(|| Error::Closed { message: "store is closed".into(), sent: false })?;
         let tx = self.tx.clone();
         // Counted until `recv` hands the completion out (exact at any time).
         self.pending.fetch_add(1, Ordering::AcqRel);
@@ -74,19 +69,10 @@ impl CompletionQueue {
 
     /// The next completion, waiting up to `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Completion> {
-        self.rx
-            .recv_timeout(timeout)
-            .map(|c| self.taken(c))
-            .map_err(|e| match e {
-                RecvTimeoutError::Timeout => Error::Timeout {
-                    phase: TimeoutPhase::Wait,
-                    after: timeout,
-                },
-                RecvTimeoutError::Disconnected => Error::Closed {
-                    message: "queue closed".into(),
-                    sent: false,
-                },
-            })
+        self.rx.recv_timeout(timeout).map(|c| self.taken(c)).map_err(|e| match e {
+            RecvTimeoutError::Timeout => Error::Timeout { phase: TimeoutPhase::Wait, after: timeout },
+            RecvTimeoutError::Disconnected => Error::Closed { message: "queue closed".into(), sent: false },
+        })
     }
 
     /// The next completion, waiting at most the store's call timeout plus a margin.

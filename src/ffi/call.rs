@@ -117,20 +117,13 @@ pub unsafe extern "C" fn mcps_store_submit(
 ) -> ErrorCode {
     boundary(err, || {
         // SAFETY: pointers are NULL or valid (contract); NULL is refused where required.
-        let (store, tool, args) = unsafe {
-            (
-                handle_arg(s, "store")?,
-                str_arg(tool, "tool")?,
-                arguments_arg(args_json)?,
-            )
-        };
+        let (store, tool, args) =
+            unsafe { (handle_arg(s, "store")?, str_arg(tool, "tool")?, arguments_arg(args_json)?) };
         let call = ToolCall::new(tool, args);
         let handle = match cb {
             Some(cb) => {
                 let userdata = UserData(userdata);
-                store
-                    .store
-                    .submit_with(call, move |outcome| run_callback(cb, &userdata, outcome))?
+                store.store.submit_with(call, move |outcome| run_callback(cb, &userdata, outcome))?
             }
             None => store.store.submit(call)?,
         };
@@ -234,9 +227,7 @@ pub unsafe extern "C" fn mcps_queue_new(
         out_arg(out, "out")?;
         // SAFETY: `s` is NULL or a live store (contract).
         let store = unsafe { handle_arg(s, "store") }?;
-        let queue = Box::new(mcps_queue {
-            queue: store.store.completion_queue(),
-        });
+        let queue = Box::new(mcps_queue { queue: store.store.completion_queue() });
         // SAFETY: `out` was checked to be non-NULL and is writable (contract).
         unsafe { write_out(out, Box::into_raw(queue)) };
         Ok(())
@@ -263,13 +254,8 @@ pub unsafe extern "C" fn mcps_queue_submit(
 ) -> ErrorCode {
     boundary(err, || {
         // SAFETY: pointers are NULL or valid (contract); NULL is refused where required.
-        let (q, tool, args) = unsafe {
-            (
-                handle_arg(q, "queue")?,
-                str_arg(tool, "tool")?,
-                arguments_arg(args_json)?,
-            )
-        };
+        let (q, tool, args) =
+            unsafe { (handle_arg(q, "queue")?, str_arg(tool, "tool")?, arguments_arg(args_json)?) };
         q.queue.submit(ToolCall::new(tool, args), tag)?;
         Ok(())
     })

@@ -29,11 +29,7 @@ pub(crate) struct Failure {
 impl Failure {
     /// A failure with an explicit status (for statuses no [`Error`] has).
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
-            rpc_code: 0,
-        }
+        Failure { code, message: message.into(), rpc_code: 0 }
     }
 
     /// A bad argument (NULL, not UTF-8, malformed JSON).
@@ -54,21 +50,13 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Failure {
-            code: e.code(),
-            message: e.to_string(),
-            rpc_code: e.rpc_code().unwrap_or(0),
-        }
+        Failure { code: e.code(), message: e.to_string(), rpc_code: e.rpc_code().unwrap_or(0) }
     }
 }
 
 impl From<Failure> for mcps_error {
     fn from(f: Failure) -> Self {
-        mcps_error {
-            code: f.code,
-            message: to_cstring(f.message),
-            rpc_code: f.rpc_code,
-        }
+        mcps_error { code: f.code, message: to_cstring(f.message), rpc_code: f.rpc_code }
     }
 }
 

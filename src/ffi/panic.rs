@@ -63,10 +63,7 @@ pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, what: &str) -> FfiResult<
     }
     // SAFETY: `p` is not NULL and, by contract, NUL-terminated and alive for 'a.
     let bytes = unsafe { CStr::from_ptr(p) };
-    bytes
-        .to_str()
-        .map(Some)
-        .map_err(|e| Failure::invalid(format!("{what} is not valid UTF-8: {e}")))
+    bytes.to_str().map(Some).map_err(|e| Failure::invalid(format!("{what} is not valid UTF-8: {e}")))
 }
 
 /// Parses an optional JSON argument; NULL gives `Value::Null`.
@@ -108,11 +105,7 @@ pub(crate) unsafe fn handle_arg<'a, T>(p: *const T, what: &str) -> FfiResult<&'a
 /// Fails unless a required out-parameter is present (checked before any work,
 /// so that outputs are only ever written on success).
 pub(crate) fn out_arg<T>(p: *mut T, what: &str) -> FfiResult {
-    if p.is_null() {
-        Err(Failure::invalid(format!("{what} is NULL")))
-    } else {
-        Ok(())
-    }
+    if p.is_null() { Err(Failure::invalid(format!("{what} is NULL"))) } else { Ok(()) }
 }
 
 /// Writes an out-parameter checked with [`out_arg`].
@@ -148,11 +141,8 @@ pub(crate) fn wait_ms(timeout_ms: u64, mut wait: impl FnMut(Duration) -> bool) -
     let start = Instant::now();
     let total = Duration::from_millis(timeout_ms);
     loop {
-        let left = if timeout_ms == u64::MAX {
-            SLICE
-        } else {
-            total.saturating_sub(start.elapsed()).min(SLICE)
-        };
+        let left =
+            if timeout_ms == u64::MAX { SLICE } else { total.saturating_sub(start.elapsed()).min(SLICE) };
         if wait(left) {
             return true;
         }

@@ -111,11 +111,8 @@ pub fn set_result_pooling(enabled: bool) {
 
 /// A result object holding `result`, from the pool unless pooling is off.
 pub(crate) fn new_result(result: Arc<ToolResult>) -> Box<mcps_result> {
-    let mut r = if POOLING.load(Ordering::Relaxed) {
-        pool().take()
-    } else {
-        Box::new(mcps_result::empty(false))
-    };
+    let mut r =
+        if POOLING.load(Ordering::Relaxed) { pool().take() } else { Box::new(mcps_result::empty(false)) };
     r.result = Some(result);
     r
 }
@@ -170,9 +167,7 @@ pub unsafe extern "C" fn mcps_result_text(r: *const mcps_result) -> *const c_cha
 pub unsafe extern "C" fn mcps_result_is_error(r: *const mcps_result) -> bool {
     guard(false, || {
         // SAFETY: by contract `r` is NULL or a live result.
-        unsafe { r.as_ref() }
-            .and_then(|r| r.result.as_ref())
-            .is_some_and(|r| r.is_error)
+        unsafe { r.as_ref() }.and_then(|r| r.result.as_ref()).is_some_and(|r| r.is_error)
     })
 }
 

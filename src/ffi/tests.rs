@@ -13,9 +13,7 @@ use crate::protocol::ToolResult;
 
 fn message(e: *const mcps_error) -> String {
     // SAFETY: `e` is a live error object; its message is NUL-terminated.
-    unsafe { CStr::from_ptr(mcps_error_message(e)) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(mcps_error_message(e)) }.to_string_lossy().into_owned()
 }
 
 #[test]
@@ -30,10 +28,7 @@ fn a_panic_becomes_the_panic_status_and_an_error_object() {
     // SAFETY: owned error object, freed once.
     unsafe { mcps_error_free(err) };
 
-    assert_eq!(
-        boundary(std::ptr::null_mut(), || panic!("no err_out")),
-        ErrorCode::Panic
-    );
+    assert_eq!(boundary(std::ptr::null_mut(), || panic!("no err_out")), ErrorCode::Panic);
     assert_eq!(guard(7, || panic!("in a getter")), 7);
 }
 
@@ -43,12 +38,7 @@ fn success_writes_no_error_and_failures_keep_their_code() {
     assert_eq!(boundary(&mut err, || Ok(())), ErrorCode::Ok);
     assert!(err.is_null());
     let status = boundary(&mut err, || {
-        Err(crate::Error::Rpc {
-            code: -32000,
-            message: "nope".into(),
-            data: None,
-        }
-        .into())
+        Err(crate::Error::Rpc { code: -32000, message: "nope".into(), data: None }.into())
     });
     assert_eq!(status, ErrorCode::Rpc);
     // SAFETY: `err` was just written by `boundary`.

@@ -273,21 +273,14 @@ impl ConnectionPool {
                 drop(st2);
                 self.wake_all();
                 self.note_wait(waited, started);
-                return result.map(|slot| Lease {
-                    pool: self.clone(),
-                    slot,
-                    extra: 0,
-                });
+                return result.map(|slot| Lease { pool: self.clone(), slot, extra: 0 });
             }
             self.close_in_background(dead);
             let now = Instant::now();
             if now >= deadline {
                 bump(&self.counters.exhausted);
                 self.note_wait(waited, started);
-                return Err(Error::PoolExhausted {
-                    service: self.service.clone(),
-                    waited: now - started,
-                });
+                return Err(Error::PoolExhausted { service: self.service.clone(), waited: now - started });
             }
             waited = true;
             self.waiting.fetch_add(1, Ordering::SeqCst);
@@ -303,19 +296,13 @@ impl ConnectionPool {
         if slot.uses.fetch_add(1, Ordering::Relaxed) > 0 {
             bump(&self.counters.reused);
         }
-        Lease {
-            pool: self.clone(),
-            slot,
-            extra: 0,
-        }
+        Lease { pool: self.clone(), slot, extra: 0 }
     }
 
     fn note_wait(&self, waited: bool, started: Instant) {
         if waited {
             bump(&self.counters.waits);
-            self.counters
-                .wait_nanos
-                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.counters.wait_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
     }
 
@@ -407,9 +394,7 @@ impl ConnectionPool {
         h.consecutive_failures += 1;
         h.last_error = Some(e.to_string());
         let exp = h.consecutive_failures.saturating_sub(1).min(16);
-        let backoff = FIRST_RECONNECT_BACKOFF
-            .saturating_mul(1 << exp)
-            .min(MAX_RECONNECT_BACKOFF);
+        let backoff = FIRST_RECONNECT_BACKOFF.saturating_mul(1 << exp).min(MAX_RECONNECT_BACKOFF);
         h.next_attempt = Some(Instant::now() + backoff);
         log::warn!(target: "mcpstore::pool", "[{}] cannot open a session ({} in a row): {e}", self.service, h.consecutive_failures);
         drop(h);
@@ -454,18 +439,11 @@ impl ConnectionPool {
         bump(&self.counters.retries);
         let c = &self.counters;
         let counter = match cause {
-            Error::Transport {
-                status: Some(404), ..
-            } => &c.retry_expired,
-            Error::Transport {
-                status: Some(429 | 503),
-                ..
-            } => &c.retry_throttled,
-            Error::Transport { sent: false, .. }
-            | Error::Timeout {
-                phase: TimeoutPhase::Connect,
-                ..
-            } => &c.retry_connect,
+            Error::Transport { status: Some(404), .. } => &c.retry_expired,
+            Error::Transport { status: Some(429 | 503), .. } => &c.retry_throttled,
+            Error::Transport { sent: false, .. } | Error::Timeout { phase: TimeoutPhase::Connect, .. } => {
+                &c.retry_connect
+            }
             Error::Closed { .. } => &c.retry_closed,
             _ => &c.retry_other,
         };
@@ -512,10 +490,7 @@ impl ConnectionPool {
         let cfg = self.config.read().clone();
         let mut st = self.state.lock();
         let dead = self.prune_dead(&mut st);
-        let mut next = now
-            + cfg
-                .health_check_interval
-                .min(cfg.max_idle_time.max(Duration::from_millis(10)));
+        let mut next = now + cfg.health_check_interval.min(cfg.max_idle_time.max(Duration::from_millis(10)));
 
         // Idle reaping above the minimum, oldest first.
         let mut reaped = Vec::new();
@@ -551,10 +526,7 @@ impl ConnectionPool {
         }
 
         // Warm-up to the minimum.
-        let missing = cfg
-            .min_connections
-            .max(floor)
-            .saturating_sub(st.slots.len() + st.opening);
+        let missing = cfg.min_connections.max(floor).saturating_sub(st.slots.len() + st.opening);
         let may_attempt = {
             let h = self.health.lock();
             match h.next_attempt {
@@ -591,9 +563,8 @@ impl ConnectionPool {
 
     fn warm_in_background(self: &Arc<Self>, count: usize) {
         let pool = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("mcps-warm-{}", self.service))
-            .spawn(move || {
+        let spawned =
+            std::thread::Builder::new().name(format!("mcps-warm-{}", self.service)).spawn(move || {
                 let cfg = pool.config.read().clone();
                 let mut remaining = count;
                 while remaining > 0 {
@@ -665,13 +636,11 @@ impl ConnectionPool {
         if slots.is_empty() {
             return;
         }
-        let _ = std::thread::Builder::new()
-            .name("mcps-close".into())
-            .spawn(move || {
-                for slot in slots {
-                    slot.session.close();
-                }
-            });
+        let _ = std::thread::Builder::new().name("mcps-close".into()).spawn(move || {
+            for slot in slots {
+                slot.session.close();
+            }
+        });
     }
 
     /// Closes every session and refuses new calls. Blocks until the sessions are closed.

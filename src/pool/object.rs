@@ -31,9 +31,7 @@ pub struct ObjectPool<T> {
 
 impl<T> Clone for ObjectPool<T> {
     fn clone(&self) -> Self {
-        ObjectPool {
-            shared: self.shared.clone(),
-        }
+        ObjectPool { shared: self.shared.clone() }
     }
 }
 
@@ -87,10 +85,7 @@ impl<T: Send + 'static> ObjectPool<T> {
             }
         };
         s.active.fetch_add(1, Ordering::Relaxed);
-        Pooled {
-            value: Some(value),
-            pool: self.shared.clone(),
-        }
+        Pooled { value: Some(value), pool: self.shared.clone() }
     }
 
     /// Takes an idle object (or makes one) without a guard, for a holder that
@@ -150,17 +145,13 @@ impl<T: Send + 'static> Deref for Pooled<T> {
     type Target = T;
     fn deref(&self) -> &T {
         // Always Some until the guard is consumed.
-        self.value
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("pooled value taken"))
+        self.value.as_ref().unwrap_or_else(|| unreachable!("pooled value taken"))
     }
 }
 
 impl<T: Send + 'static> DerefMut for Pooled<T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.value
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("pooled value taken"))
+        self.value.as_mut().unwrap_or_else(|| unreachable!("pooled value taken"))
     }
 }
 

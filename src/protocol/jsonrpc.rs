@@ -57,11 +57,7 @@ pub struct RpcError {
 
 impl From<RpcError> for Error {
     fn from(e: RpcError) -> Self {
-        Error::Rpc {
-            code: e.code,
-            message: e.message,
-            data: e.data,
-        }
+        Error::Rpc { code: e.code, message: e.message, data: e.data }
     }
 }
 
@@ -124,33 +120,21 @@ pub fn parse_message(bytes: &[u8]) -> Result<Incoming, Error> {
         Some(other) => return Err(Error::Protocol(format!("invalid id {other}"))),
     };
     match (wire.method, id) {
-        (Some(method), Some(id)) => Ok(Incoming::Request {
-            id,
-            method,
-            params: wire.params,
-        }),
-        (Some(method), None) => Ok(Incoming::Notification {
-            method,
-            params: wire.params,
-        }),
+        (Some(method), Some(id)) => Ok(Incoming::Request { id, method, params: wire.params }),
+        (Some(method), None) => Ok(Incoming::Notification { method, params: wire.params }),
         (None, Some(id)) => {
             let outcome = match (wire.result, wire.error) {
                 (_, Some(err)) => Err(err),
                 (Some(result), None) => Ok(result),
                 (None, None) => {
-                    return Err(Error::Protocol(format!(
-                        "response {id} has neither result nor error"
-                    )));
+                    return Err(Error::Protocol(format!("response {id} has neither result nor error")));
                 }
             };
             Ok(Incoming::Response { id, outcome })
         }
         (None, None) => match wire.error {
             Some(error) => Ok(Incoming::UnattributedError(error)),
-            None => Err(Error::Protocol(format!(
-                "message has neither method nor id: {}",
-                snippet(bytes)
-            ))),
+            None => Err(Error::Protocol(format!("message has neither method nor id: {}", snippet(bytes)))),
         },
     }
 }
@@ -164,10 +148,7 @@ pub fn parse_messages(bytes: &[u8]) -> Result<Vec<Incoming>, Error> {
     }
     let items: Vec<Box<RawValue>> = serde_json::from_slice(bytes)
         .map_err(|e| Error::Protocol(format!("invalid JSON-RPC batch ({e}): {}", snippet(bytes))))?;
-    items
-        .iter()
-        .map(|item| parse_message(item.get().as_bytes()))
-        .collect()
+    items.iter().map(|item| parse_message(item.get().as_bytes())).collect()
 }
 
 /// The first 200 characters of a received buffer, for error messages.
@@ -234,10 +215,7 @@ mod tests {
         let mut buf = Vec::new();
         write_request(&mut buf, 7, "tools/call", Some(&json!({"name": "echo"})));
         let v: Value = serde_json::from_slice(&buf).unwrap();
-        assert_eq!(
-            v,
-            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}})
-        );
+        assert_eq!(v, json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}}));
         buf.clear();
         write_notification::<Value>(&mut buf, "notifications/initialized", None);
         assert_eq!(buf, br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
@@ -270,10 +248,7 @@ mod tests {
     #[test]
     fn garbage_is_a_protocol_error_quoting_the_input() {
         let err = parse_message(b"this is not json").unwrap_err();
-        assert!(
-            matches!(err, Error::Protocol(ref m) if m.contains("this is not json")),
-            "{err}"
-        );
+        assert!(matches!(err, Error::Protocol(ref m) if m.contains("this is not json")), "{err}");
         assert!(parse_message(br#"{"jsonrpc":"2.0","id":1}"#).is_err());
         assert!(matches!(
             parse_message(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse"}}"#)

@@ -53,10 +53,7 @@ pub struct InitializeResult {
 impl InitializeResult {
     /// Whether the server announced `tools.listChanged`.
     pub fn tools_list_changed(&self) -> bool {
-        self.capabilities
-            .pointer("/tools/listChanged")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.capabilities.pointer("/tools/listChanged").and_then(Value::as_bool).unwrap_or(false)
     }
 }
 
@@ -116,20 +113,12 @@ pub struct Tool {
 impl Tool {
     /// Whether the server marked the tool read-only.
     pub fn is_read_only(&self) -> bool {
-        self.annotations
-            .as_ref()
-            .and_then(|a| a.read_only_hint)
-            .unwrap_or(false)
+        self.annotations.as_ref().and_then(|a| a.read_only_hint).unwrap_or(false)
     }
 
     /// Whether repeating a call is safe: the tool is read-only or idempotent.
     pub fn is_retry_safe(&self) -> bool {
-        self.is_read_only()
-            || self
-                .annotations
-                .as_ref()
-                .and_then(|a| a.idempotent_hint)
-                .unwrap_or(false)
+        self.is_read_only() || self.annotations.as_ref().and_then(|a| a.idempotent_hint).unwrap_or(false)
     }
 }
 

@@ -104,9 +104,7 @@ impl StoreInner {
         options: &CallOptions,
     ) -> Result<Arc<ToolResult>> {
         if !arguments.is_object() && !arguments.is_null() {
-            return Err(Error::InvalidArgument(
-                "tool arguments must be a JSON object".into(),
-            ));
+            return Err(Error::InvalidArgument("tool arguments must be a JSON object".into()));
         }
         let empty = Value::Object(Default::default());
         let arguments = if arguments.is_null() { &empty } else { arguments };
@@ -132,9 +130,7 @@ impl StoreInner {
         options: &CallOptions,
         key: Option<String>,
     ) -> Result<Arc<ToolResult>> {
-        let timeout = options
-            .timeout
-            .unwrap_or_else(|| self.config.read().batch.call_timeout);
+        let timeout = options.timeout.unwrap_or_else(|| self.config.read().batch.call_timeout);
         let started = Instant::now();
         let mut sizes = MessageSizes::default();
         let outcome = invoke_with_retries(target, arguments, options, timeout, &mut sizes);
@@ -158,11 +154,9 @@ impl StoreInner {
     ) -> Option<String> {
         match explicit {
             Some(k) => Some(ResultCache::key_from_user(k)),
-            None if self.cache_enabled() && target.tool.is_read_only() => Some(ResultCache::key_for(
-                target.service.name(),
-                &target.tool.name,
-                arguments,
-            )),
+            None if self.cache_enabled() && target.tool.is_read_only() => {
+                Some(ResultCache::key_for(target.service.name(), &target.tool.name, arguments))
+            }
             None => None,
         }
     }
@@ -184,16 +178,11 @@ impl StoreInner {
         on_done: Box<dyn FnOnce(CallResult) + Send>,
     ) -> Result<CallHandle> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Error::Closed {
-                message: "store is closed".into(),
-                sent: false,
-            });
+            return Err(Error::Closed { message: "store is closed".into(), sent: false });
         }
         let cfg = self.config();
         if !self.limiter.acquire(cfg.batch.submit_timeout) {
-            return Err(Error::Busy {
-                waited: cfg.batch.submit_timeout,
-            });
+            return Err(Error::Busy { waited: cfg.batch.submit_timeout });
         }
         let executor = match self.executor() {
             Ok(e) => e,
@@ -215,10 +204,7 @@ impl StoreInner {
             let outcome = if state.cancel.is_cancelled() {
                 Err(Error::Cancelled)
             } else if store.closed.load(std::sync::atomic::Ordering::Acquire) {
-                Err(Error::Closed {
-                    message: "store is closed".into(),
-                    sent: false,
-                })
+                Err(Error::Closed { message: "store is closed".into(), sent: false })
             } else {
                 // A bug must not take the worker down or leave the handle unresolved.
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -254,10 +240,7 @@ fn invoke_with_retries(
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(Error::Timeout {
-                phase: TimeoutPhase::Response,
-                after: timeout,
-            });
+            return Err(Error::Timeout { phase: TimeoutPhase::Response, after: timeout });
         }
         let result = pool.acquire_until(Some(deadline)).and_then(|lease| {
             let r = lease.session().call_tool_with_progress(
@@ -272,14 +255,8 @@ fn invoke_with_retries(
             // next health check (within a second) and is evicted; the service state follows.
             let suspect = matches!(
                 r,
-                Err(Error::Timeout {
-                    phase: TimeoutPhase::Response,
-                    ..
-                }) | Err(Error::Transport {
-                    sent: false,
-                    status: None,
-                    ..
-                })
+                Err(Error::Timeout { phase: TimeoutPhase::Response, .. })
+                    | Err(Error::Transport { sent: false, status: None, .. })
             );
             if suspect {
                 lease.mark_suspect();
@@ -329,16 +306,11 @@ fn sleep_unless_cancelled(pause: Duration, cancel: Option<&CancelToken>) -> bool
 
 /// `base * 2^(attempt-1)` with ±25% jitter, capped, and at least the server's `Retry-After`.
 fn backoff(base: Duration, attempt: u32, error: &Error) -> Duration {
-    let exp = base
-        .saturating_mul(1u32 << (attempt - 1).min(16))
-        .min(MAX_RETRY_BACKOFF);
+    let exp = base.saturating_mul(1u32 << (attempt - 1).min(16)).min(MAX_RETRY_BACKOFF);
     let jitter = 0.75 + 0.5 * pseudo_random();
     let pause = exp.mul_f64(jitter).min(MAX_RETRY_BACKOFF); // the cap holds after jitter too
     match error {
-        Error::Transport {
-            retry_after: Some(ra),
-            ..
-        } => pause.max(*ra).min(MAX_RETRY_BACKOFF),
+        Error::Transport { retry_after: Some(ra), .. } => pause.max(*ra).min(MAX_RETRY_BACKOFF),
         _ => pause.min(MAX_RETRY_BACKOFF),
     }
 }
@@ -362,10 +334,7 @@ mod tests {
         for attempt in 1..5 {
             let want = 100.0 * f64::from(1u32 << (attempt - 1));
             let got = backoff(base, attempt, &e).as_secs_f64() * 1000.0;
-            assert!(
-                got >= want * 0.75 - 1.0 && got <= want * 1.25 + 1.0,
-                "{attempt}: {got}"
-            );
+            assert!(got >= want * 0.75 - 1.0 && got <= want * 1.25 + 1.0, "{attempt}: {got}");
         }
         let throttled = Error::Transport {
             message: "x".into(),

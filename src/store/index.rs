@@ -62,20 +62,14 @@ impl ToolIndex {
         for (service, tools) in services {
             for tool in tools.iter() {
                 let metrics = metrics_for(service.name(), &tool.name);
-                let r = ToolRef {
-                    service: service.clone(),
-                    tool: tool.clone(),
-                    metrics,
-                };
+                let r = ToolRef { service: service.clone(), tool: tool.clone(), metrics };
                 let dotted = format!("{}.{}", service.name(), tool.name);
                 // `a` + `b_c` and `a_b` + `c` both give `a_b_c`: such a name is ambiguous.
                 let underscored = format!("{}_{}", service.name(), tool.name);
                 match entries.get_mut(&underscored) {
                     Some(Entry::One(other)) => {
-                        let mut c = vec![
-                            format!("{}.{}", other.service.name(), other.tool.name),
-                            dotted.clone(),
-                        ];
+                        let mut c =
+                            vec![format!("{}.{}", other.service.name(), other.tool.name), dotted.clone()];
                         c.sort();
                         entries.insert(underscored, Entry::Ambiguous(c));
                     }
@@ -96,10 +90,8 @@ impl ToolIndex {
             let entry = if refs.len() == 1 {
                 Entry::One(refs.into_iter().next().unwrap_or_else(|| unreachable!()))
             } else {
-                let mut c: Vec<String> = refs
-                    .iter()
-                    .map(|r| format!("{}.{}", r.service.name(), r.tool.name))
-                    .collect();
+                let mut c: Vec<String> =
+                    refs.iter().map(|r| format!("{}.{}", r.service.name(), r.tool.name)).collect();
                 c.sort();
                 Entry::Ambiguous(c)
             };
@@ -113,14 +105,10 @@ impl ToolIndex {
     pub fn resolve(&self, name: &str) -> Result<ToolRef> {
         match self.entries.get(name) {
             Some(Entry::One(r)) => Ok(r.clone()),
-            Some(Entry::Ambiguous(candidates)) => Err(Error::AmbiguousTool {
-                name: name.to_owned(),
-                candidates: candidates.clone(),
-            }),
-            None => Err(Error::ToolNotFound {
-                name: name.to_owned(),
-                suggestions: self.suggest(name),
-            }),
+            Some(Entry::Ambiguous(candidates)) => {
+                Err(Error::AmbiguousTool { name: name.to_owned(), candidates: candidates.clone() })
+            }
+            None => Err(Error::ToolNotFound { name: name.to_owned(), suggestions: self.suggest(name) }),
         }
     }
 

@@ -36,10 +36,7 @@ impl Maintenance {
         if thread.is_none() {
             log::error!(target: "mcpstore::store", "cannot start the maintenance thread; pools will not be kept warm");
         }
-        Maintenance {
-            tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(thread),
-        }
+        Maintenance { tx: Mutex::new(Some(tx)), thread: Mutex::new(thread) }
     }
 
     /// Runs a round now (a service was added, a session looks hung, ...).

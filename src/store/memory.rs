@@ -10,10 +10,7 @@ use super::{Store, StoreInner};
 impl StoreInner {
     /// What the library holds alive now.
     pub(crate) fn live_objects(&self) -> LiveObjects {
-        let mut live = LiveObjects {
-            cache_entries: self.cache.len(),
-            ..Default::default()
-        };
+        let mut live = LiveObjects { cache_entries: self.cache.len(), ..Default::default() };
         for s in crate::pool::object_pool_stats().values() {
             live.pooled_objects += s.pool_size + s.active_objects;
         }
@@ -42,12 +39,7 @@ impl StoreInner {
         let expired = self.cache.purge_expired();
         let halved = self.cache.evict_lru_fraction(0.5);
         let trimmed = crate::pool::trim_object_pools();
-        let closed: usize = self
-            .services
-            .read()
-            .values()
-            .map(|s| s.pool().close_idle_above_min())
-            .sum();
+        let closed: usize = self.services.read().values().map(|s| s.pool().close_idle_above_min()).sum();
         self.monitor.count(|c| {
             c.trips += 1;
             c.expired_cleared += expired as u64;
@@ -84,10 +76,7 @@ impl Store {
             uptime_s: self.inner.started.elapsed().as_secs_f64(),
             pool: self.pool_stats(),
             cache: self.cache_stats(),
-            objects: crate::pool::object_pool_stats()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            objects: crate::pool::object_pool_stats().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             executor: self.executor_stats(),
             memory: self.inner.monitor.summary(),
             tools,

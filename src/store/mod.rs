@@ -39,11 +39,7 @@ pub struct StoreBuilder {
 
 impl Default for StoreBuilder {
     fn default() -> Self {
-        StoreBuilder {
-            config: PerformanceConfig::new(),
-            client_name: "mcpstore".to_owned(),
-            use_env: false,
-        }
+        StoreBuilder { config: PerformanceConfig::new(), client_name: "mcpstore".to_owned(), use_env: false }
     }
 }
 
@@ -127,12 +123,7 @@ impl StoreInner {
         // loading their tools at once must not publish an index built from a
         // snapshot that misses the other's tools.
         let mut index = self.index.write();
-        let services: Vec<_> = self
-            .services
-            .read()
-            .values()
-            .map(|s| (s.clone(), s.tools()))
-            .collect();
+        let services: Vec<_> = self.services.read().values().map(|s| (s.clone(), s.tools())).collect();
         let mut registry = self.metrics.lock();
         let mut metrics_for = |service: &str, tool: &str| {
             registry
@@ -156,10 +147,7 @@ impl StoreInner {
     /// The store's worker threads, started on first use.
     pub(crate) fn executor(&self) -> Result<&crate::exec::Executor> {
         let threads = self.config.read().batch.workers();
-        self.executor
-            .get_or_init(|| crate::exec::Executor::new(threads))
-            .as_ref()
-            .map_err(Clone::clone)
+        self.executor.get_or_init(|| crate::exec::Executor::new(threads)).as_ref().map_err(Clone::clone)
     }
 
     /// Whether read-only tools are cached automatically.
@@ -196,9 +184,7 @@ impl StoreInner {
         loop {
             let pending = {
                 let services = self.services.read();
-                services
-                    .values()
-                    .any(|s| only.is_none_or(|n| n == s.name()) && !s.settled())
+                services.values().any(|s| only.is_none_or(|n| n == s.name()) && !s.settled())
             };
             if !pending || Instant::now() >= deadline {
                 return;
@@ -213,9 +199,7 @@ impl StoreInner {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.maintenance.stop();
         self.in_flight.close_all();
-        let services: Vec<_> = std::mem::take(&mut *self.services.write())
-            .into_values()
-            .collect();
+        let services: Vec<_> = std::mem::take(&mut *self.services.write()).into_values().collect();
         std::thread::scope(|s| {
             for service in &services {
                 s.spawn(|| service.pool().close());
@@ -336,10 +320,7 @@ impl Store {
     pub fn add_service(&self, name: &str, config: ServiceConfig) -> Result<()> {
         servers::validate_name(name)?;
         if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Error::Closed {
-                message: "store is closed".into(),
-                sent: false,
-            });
+            return Err(Error::Closed { message: "store is closed".into(), sent: false });
         }
         let perf = self.inner.config.read().clone();
         let pool_config = config.pool.clone().unwrap_or_else(|| perf.pool.clone());
@@ -369,11 +350,7 @@ impl Store {
         {
             let mut services = self.inner.services.write();
             if services.contains_key(name) {
-                return Err(Error::config(
-                    Some(name),
-                    None,
-                    "a service with this name already exists",
-                ));
+                return Err(Error::config(Some(name), None, "a service with this name already exists"));
             }
             services.insert(name.to_owned(), service.clone());
         }
@@ -385,10 +362,11 @@ impl Store {
     pub fn remove_service(&self, name: &str) -> Result<()> {
         let service = self.inner.services.write().remove(name);
         let Some(service) = service else {
-            return Err(self.inner.service(name).err().unwrap_or(Error::ServiceNotFound {
-                name: name.to_owned(),
-                suggestions: Vec::new(),
-            }));
+            return Err(self
+                .inner
+                .service(name)
+                .err()
+                .unwrap_or(Error::ServiceNotFound { name: name.to_owned(), suggestions: Vec::new() }));
         };
         self.inner.rebuild_index();
         self.inner.on_tools_changed(name);
@@ -424,10 +402,7 @@ impl Store {
     /// returns the services that are not serving.
     pub fn wait_ready(&self, timeout: Duration) -> Vec<ServiceInfo> {
         self.inner.wait_settled(None, timeout);
-        self.list_services()
-            .into_iter()
-            .filter(|s| s.tool_count == 0 && s.sessions == 0)
-            .collect()
+        self.list_services().into_iter().filter(|s| s.tool_count == 0 && s.sessions == 0).collect()
     }
 
     /// The tools of one service, or of every service (`None`), as
@@ -437,11 +412,7 @@ impl Store {
             Some(name) => vec![self.inner.service(name)?],
             None => self.inner.services.read().values().cloned().collect(),
         };
-        let wait = services
-            .iter()
-            .map(|s| s.pool().config().connection_timeout)
-            .max()
-            .unwrap_or_default();
+        let wait = services.iter().map(|s| s.pool().config().connection_timeout).max().unwrap_or_default();
         self.inner.wait_settled(service, wait);
         let mut out = Vec::new();
         for s in services {
@@ -530,12 +501,7 @@ impl Store {
     pub fn executor_stats(&self) -> crate::exec::ExecutorStats {
         let l = &self.inner.limiter;
         crate::exec::ExecutorStats {
-            workers: self
-                .inner
-                .executor
-                .get()
-                .and_then(|e| e.as_ref().ok())
-                .map_or(0, |e| e.threads()),
+            workers: self.inner.executor.get().and_then(|e| e.as_ref().ok()).map_or(0, |e| e.threads()),
             in_flight: l.in_flight(),
             max_in_flight: l.peak(),
             submitted: l.submitted.load(std::sync::atomic::Ordering::Relaxed),
@@ -545,12 +511,7 @@ impl Store {
 
     /// Pool statistics of every service.
     pub fn pool_stats(&self) -> BTreeMap<String, PoolStats> {
-        self.inner
-            .services
-            .read()
-            .iter()
-            .map(|(k, s)| (k.clone(), s.pool_stats()))
-            .collect()
+        self.inner.services.read().iter().map(|(k, s)| (k.clone(), s.pool_stats())).collect()
     }
 
     /// The settings in force.

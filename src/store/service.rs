@@ -181,9 +181,8 @@ impl Service {
             return;
         }
         let service = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("mcps-tools-{}", self.name))
-            .spawn(move || {
+        let spawned =
+            std::thread::Builder::new().name(format!("mcps-tools-{}", self.name)).spawn(move || {
                 match service.pool.acquire() {
                     Ok(lease) => {
                         let _ = service.load_tools(lease.session());

@@ -41,39 +41,15 @@ impl Store {
         }
         note(new.cache.capacity != old.cache.capacity, "cache_size", true);
         note(new.cache.ttl != old.cache.ttl, "cache_ttl", true);
-        note(
-            new.cache.enabled != old.cache.enabled,
-            "enable_result_cache",
-            true,
-        );
+        note(new.cache.enabled != old.cache.enabled, "enable_result_cache", true);
 
         inner.limiter.set_limit(new.batch.max_concurrent_calls);
-        note(
-            new.batch.max_concurrent_calls != old.batch.max_concurrent_calls,
-            "max_concurrent_calls",
-            true,
-        );
-        note(
-            new.batch.default_batch_size != old.batch.default_batch_size,
-            "default_batch_size",
-            true,
-        );
-        note(
-            new.batch.call_timeout != old.batch.call_timeout,
-            "call_timeout",
-            true,
-        );
-        note(
-            new.batch.submit_timeout != old.batch.submit_timeout,
-            "submit_timeout",
-            true,
-        );
+        note(new.batch.max_concurrent_calls != old.batch.max_concurrent_calls, "max_concurrent_calls", true);
+        note(new.batch.default_batch_size != old.batch.default_batch_size, "default_batch_size", true);
+        note(new.batch.call_timeout != old.batch.call_timeout, "call_timeout", true);
+        note(new.batch.submit_timeout != old.batch.submit_timeout, "submit_timeout", true);
         let executor_started = inner.executor.get().is_some();
-        note(
-            new.batch.max_workers != old.batch.max_workers,
-            "max_workers",
-            !executor_started,
-        );
+        note(new.batch.max_workers != old.batch.max_workers, "max_workers", !executor_started);
 
         if new.pool != old.pool {
             for service in inner.services.read().values() {
@@ -92,11 +68,7 @@ impl Store {
             }
         }
         note(new.memory != old.memory, "memory", true);
-        note(
-            new.max_response_bytes != old.max_response_bytes,
-            "max_response_bytes",
-            false,
-        );
+        note(new.max_response_bytes != old.max_response_bytes, "max_response_bytes", false);
         *inner.config.write() = new;
         inner.maintenance.wake();
         Ok(report)

@@ -69,11 +69,7 @@ pub fn agent_for(pool: &PoolConfig) -> ureq::Agent {
         .no_delay(true)
         .user_agent(concat!("mcpstore/", env!("CARGO_PKG_VERSION")))
         .build();
-    ureq::Agent::with_parts(
-        config,
-        DefaultConnector::new().chain(CappedReads),
-        DefaultResolver::default(),
-    )
+    ureq::Agent::with_parts(config, DefaultConnector::new().chain(CappedReads), DefaultResolver::default())
 }
 
 thread_local! {
@@ -200,11 +196,7 @@ impl HttpTransport {
 
     /// The server's session id, once `initialize` returned one.
     pub fn session_id(&self) -> Option<String> {
-        self.session_id
-            .read()
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+        self.session_id.read().as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned)
     }
 
     fn request_builder<B>(
@@ -228,10 +220,7 @@ impl HttpTransport {
 
     fn post(&self, body: &[u8], initialize: bool, timeout: Duration) -> Result<(Response<ureq::Body>, bool)> {
         if !self.open.load(Ordering::Acquire) {
-            return Err(Error::Closed {
-                message: "HTTP session is closed".into(),
-                sent: false,
-            });
+            return Err(Error::Closed { message: "HTTP session is closed".into(), sent: false });
         }
         let with_session = !initialize;
         let carried_session = with_session && self.session_id.read().is_some();
@@ -242,9 +231,7 @@ impl HttpTransport {
             .config()
             .timeout_global(Some(timeout))
             .build();
-        let response = builder
-            .send(trim_newline(body))
-            .map_err(|e| map_ureq_error(e, timeout))?;
+        let response = builder.send(trim_newline(body)).map_err(|e| map_ureq_error(e, timeout))?;
         Ok((response, carried_session))
     }
 
@@ -261,20 +248,12 @@ impl HttpTransport {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let mut text = String::new();
-        let _ = response
-            .body_mut()
-            .as_reader()
-            .take(2048)
-            .read_to_string(&mut text);
+        let _ = response.body_mut().as_reader().take(2048).read_to_string(&mut text);
         let detail = snippet(text.as_bytes());
         let message = if status == StatusCode::NOT_FOUND && carried_session {
             format!("session expired (HTTP 404): {detail}")
         } else {
-            format!(
-                "{} {}: {detail}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            )
+            format!("{} {}: {detail}", status.as_u16(), status.canonical_reason().unwrap_or(""))
         };
         Err(Error::Transport {
             message,
@@ -339,17 +318,14 @@ impl HttpTransport {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<Outcome> {
-        let mut stream = SseReader::new(
-            BufReader::new(response.into_body().into_reader()),
-            self.max_message_bytes,
-        );
+        let mut stream =
+            SseReader::new(BufReader::new(response.into_body().into_reader()), self.max_message_bytes);
         let mut resumes = 0;
         let mut started_at_id: Option<String> = None;
         loop {
             let mut got_event = false;
-            while let Some(event) = stream
-                .next_event()
-                .map_err(|e| map_body_error(e, self.max_message_bytes, timeout))?
+            while let Some(event) =
+                stream.next_event().map_err(|e| map_body_error(e, self.max_message_bytes, timeout))?
             {
                 got_event = true;
                 if event.data.trim().is_empty() || !(event.event.is_empty() || event.event == "message") {
@@ -379,24 +355,16 @@ impl HttpTransport {
                     sent: true,
                 });
             }
-            let delay = stream
-                .retry_ms
-                .map(Duration::from_millis)
-                .unwrap_or(DEFAULT_RETRY);
+            let delay = stream.retry_ms.map(Duration::from_millis).unwrap_or(DEFAULT_RETRY);
             let now = Instant::now();
             if now + delay >= deadline {
-                return Err(Error::Timeout {
-                    phase: TimeoutPhase::Response,
-                    after: deadline - now,
-                });
+                return Err(Error::Timeout { phase: TimeoutPhase::Response, after: deadline - now });
             }
             std::thread::sleep(delay);
             let retry_ms = stream.retry_ms;
             let resumed = self.resume(&last_id, deadline)?;
-            stream = SseReader::new(
-                BufReader::new(resumed.into_body().into_reader()),
-                self.max_message_bytes,
-            );
+            stream =
+                SseReader::new(BufReader::new(resumed.into_body().into_reader()), self.max_message_bytes);
             stream.last_event_id = Some(last_id);
             stream.retry_ms = retry_ms;
         }
@@ -415,12 +383,7 @@ impl HttpTransport {
             .map_err(|e| map_ureq_error(e, timeout))?;
         let carried = self.session_id.read().is_some();
         self.check_status(&mut response, carried).map_err(|e| match e {
-            Error::Transport {
-                message,
-                status,
-                retry_after,
-                ..
-            } => Error::Transport {
+            Error::Transport { message, status, retry_after, .. } => Error::Transport {
                 message: format!("resuming the stream failed: {message}"),
                 status,
                 retry_after,
@@ -454,25 +417,17 @@ impl Transport for HttpTransport {
             .unwrap_or("")
             .to_ascii_lowercase();
         if response.status() == StatusCode::ACCEPTED {
-            return Err(Error::Protocol(
-                "server answered a request with 202 Accepted".into(),
-            ));
+            return Err(Error::Protocol("server answered a request with 202 Accepted".into()));
         }
         if content_type.starts_with("text/event-stream") {
-            self.read_sse_reply(response, request.id, deadline, timeout)
-                .map(Some)
+            self.read_sse_reply(response, request.id, deadline, timeout).map(Some)
         } else if content_type.starts_with("application/json") || content_type.is_empty() {
             match self.read_json_reply(response, request.id, timeout)? {
                 Some(outcome) => Ok(Some(outcome)),
-                None => Err(Error::Protocol(format!(
-                    "reply carried no response to request {}",
-                    request.id
-                ))),
+                None => Err(Error::Protocol(format!("reply carried no response to request {}", request.id))),
             }
         } else {
-            Err(Error::Protocol(format!(
-                "unexpected content type '{content_type}'"
-            )))
+            Err(Error::Protocol(format!("unexpected content type '{content_type}'")))
         }
     }
 
@@ -484,10 +439,7 @@ impl Transport for HttpTransport {
         let (mut response, carried) = self.post(body, false, timeout)?;
         self.check_status(&mut response, carried)?;
         // Drain whatever body there is so the connection can be reused.
-        let _ = std::io::copy(
-            &mut response.body_mut().as_reader().take(1 << 20),
-            &mut std::io::sink(),
-        );
+        let _ = std::io::copy(&mut response.body_mut().as_reader().take(1 << 20), &mut std::io::sink());
         Ok(())
     }
 
@@ -556,10 +508,7 @@ fn drain_events<R: std::io::BufRead>(stream: &mut SseReader<R>) -> bool {
 /// Any other status — 500, 502 and 504 from a proxy in front of a slow tool
 /// among them — may come after the tool ran.
 fn status_proves_unprocessed(status: u16) -> bool {
-    matches!(
-        status,
-        400 | 401 | 403 | 404 | 405 | 406 | 408 | 413 | 415 | 429 | 503
-    )
+    matches!(status, 400 | 401 | 403 | 404 | 405 | 406 | 408 | 413 | 415 | 429 | 503)
 }
 
 fn id_matches(rid: &RequestId, id: i64) -> bool {
@@ -581,20 +530,11 @@ fn map_body_error(e: std::io::Error, limit: usize, timeout: Duration) -> Error {
     // ureq hands its errors out wrapped in io::Error; unwrap them to tell them apart.
     match ureq::Error::from(e) {
         ureq::Error::BodyExceedsLimit(_) => Error::ResponseTooLarge { limit },
-        ureq::Error::Timeout(_) => Error::Timeout {
-            phase: TimeoutPhase::Response,
-            after: timeout,
-        },
+        ureq::Error::Timeout(_) => Error::Timeout { phase: TimeoutPhase::Response, after: timeout },
         ureq::Error::Io(io)
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) =>
+            if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) =>
         {
-            Error::Timeout {
-                phase: TimeoutPhase::Response,
-                after: timeout,
-            }
+            Error::Timeout { phase: TimeoutPhase::Response, after: timeout }
         }
         other => Error::io_sent(format!("reading the reply failed: {other}")),
     }
@@ -615,10 +555,7 @@ fn map_ureq_error(e: ureq::Error, timeout: Duration) -> Error {
                 }
                 _ => TimeoutPhase::Response,
             };
-            Error::Timeout {
-                phase,
-                after: timeout,
-            }
+            Error::Timeout { phase, after: timeout }
         }
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             Error::unsent(format!("cannot connect: {e}"))

@@ -146,11 +146,7 @@ mod tests {
             let mut r = SseReader::new(endless, 1024);
             let err = r.next_event().unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
-            assert!(
-                r.line.capacity() < 1 << 20,
-                "buffered {} bytes",
-                r.line.capacity()
-            );
+            assert!(r.line.capacity() < 1 << 20, "buffered {} bytes", r.line.capacity());
         }
     }
 

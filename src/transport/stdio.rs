@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 
 use super::{Inbound, Outcome, OutgoingRequest, Transport, read_line_limited};
 use crate::error::{Error, Result, TimeoutPhase};
-use crate::protocol::jsonrpc::{parse_message, snippet};
+use crate::protocol::jsonrpc::{parse_messages, snippet};
 use crate::servers::TransportConfig;
 
 /// How many stderr lines are kept to explain a failure.
@@ -74,13 +74,7 @@ impl StdioTransport {
         inbound: Arc<dyn Inbound>,
         max_message_bytes: usize,
     ) -> Result<Self> {
-        let TransportConfig::Stdio {
-            command,
-            args,
-            env,
-            cwd,
-        } = config
-        else {
+        let TransportConfig::Stdio { command, args, env, cwd } = config else {
             return Err(Error::Internal("stdio transport needs a stdio config".into()));
         };
         let mut cmd = Command::new(command);
@@ -94,9 +88,7 @@ impl StdioTransport {
         if let Some(dir) = cwd {
             cmd.current_dir(dir);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| Error::unsent(format!("cannot start '{command}': {e}")))?;
+        let mut child = cmd.spawn().map_err(|e| Error::unsent(format!("cannot start '{command}': {e}")))?;
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -136,17 +128,12 @@ impl StdioTransport {
     ) -> Result<()> {
         let service = &self.pipe.service;
         let err_pipe = self.pipe.clone();
-        let err_thread = spawn_worker(format!("mcps-err-{service}"), move || {
-            drain_stderr(&err_pipe, stderr)
-        })?;
+        let err_thread =
+            spawn_worker(format!("mcps-err-{service}"), move || drain_stderr(&err_pipe, stderr))?;
         self.threads.lock().push(err_thread);
-        let reader = Reader {
-            inbound,
-            pipe: self.pipe.clone(),
-        };
-        let out_thread = spawn_worker(format!("mcps-out-{service}"), move || {
-            reader.run(stdout, max_message_bytes)
-        })?;
+        let reader = Reader { inbound, pipe: self.pipe.clone() };
+        let out_thread =
+            spawn_worker(format!("mcps-out-{service}"), move || reader.run(stdout, max_message_bytes))?;
         self.threads.lock().push(out_thread);
         Ok(())
     }
@@ -215,10 +202,10 @@ impl StdioTransport {
 impl Pipe {
     fn write_all(&self, chunks: &[&[u8]], timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut guard = self.stdin.try_lock_until(deadline).ok_or(Error::Timeout {
-            phase: TimeoutPhase::Write,
-            after: timeout,
-        })?;
+        let mut guard = self
+            .stdin
+            .try_lock_until(deadline)
+            .ok_or(Error::Timeout { phase: TimeoutPhase::Write, after: timeout })?;
         let Some(stdin) = guard.as_mut() else {
             return Err(Error::Closed {
                 message: format!("server '{}' is closed", self.service),
@@ -249,14 +236,21 @@ impl Pipe {
                         *guard = None;
                     }
                     return Err(match err.kind() {
-                        io::ErrorKind::TimedOut => Error::Timeout {
-                            phase: TimeoutPhase::Write,
-                            after: timeout,
+                        // Part of the requests may be in the server's hands: say so, so that
+                        // only retry-safe calls are sent again (the stream is closed anyway).
+                        io::ErrorKind::TimedOut if sent => Error::Closed {
+                            message: format!(
+                                "writing to the server timed out after {} ms",
+                                timeout.as_millis()
+                            ),
+                            sent: true,
                         },
-                        io::ErrorKind::BrokenPipe => Error::Closed {
-                            message: self.exit_message("server closed its input"),
-                            sent,
-                        },
+                        io::ErrorKind::TimedOut => {
+                            Error::Timeout { phase: TimeoutPhase::Write, after: timeout }
+                        }
+                        io::ErrorKind::BrokenPipe => {
+                            Error::Closed { message: self.exit_message("server closed its input"), sent }
+                        }
                         _ => Error::Transport {
                             message: format!("write to server failed: {err}"),
                             status: None,
@@ -340,9 +334,7 @@ impl Reader {
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    break Error::ResponseTooLarge {
-                        limit: max_message_bytes,
-                    };
+                    break Error::ResponseTooLarge { limit: max_message_bytes };
                 }
                 Err(e) => break Error::io_sent(format!("reading from server failed: {e}")),
             }
@@ -350,8 +342,8 @@ impl Reader {
             if text.is_empty() {
                 continue;
             }
-            match parse_message(text) {
-                Ok(message) => self.deliver(message),
+            match parse_messages(text) {
+                Ok(messages) => messages.into_iter().for_each(|m| self.deliver(m)),
                 Err(_) => {
                     break Error::Protocol(format!(
                         "server '{}' wrote a line that is not JSON-RPC: {}",
@@ -469,21 +461,13 @@ fn write_with_deadline(
 }
 
 fn poll_writable(fd: i32, wait: Duration) -> io::Result<()> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
+    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
     let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd, count 1.
     let r = unsafe { libc::poll(&mut pfd, 1, ms) };
     if r < 0 {
         let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted {
-            Ok(())
-        } else {
-            Err(e)
-        }
+        if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) }
     } else {
         Ok(()) // ready, hung up or timed out: the next write tells which
     }
@@ -572,10 +556,7 @@ mod sigpipe {
                 libc::sigemptyset(old.as_mut_ptr());
                 let was_pending = libc::sigpending(pending.as_mut_ptr()) == 0 && contains_sigpipe(&pending);
                 let blocked = libc::pthread_sigmask(libc::SIG_BLOCK, &block, old.as_mut_ptr()) == 0;
-                Guard {
-                    unblock: blocked && !contains_sigpipe(&old),
-                    was_pending,
-                }
+                Guard { unblock: blocked && !contains_sigpipe(&old), was_pending }
             }
         }
 
@@ -585,10 +566,7 @@ mod sigpipe {
                 return;
             }
             let set = sigpipe_set();
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
+            let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
             loop {
                 // SAFETY: a valid set, no siginfo wanted, a valid zero timeout.
                 let r = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) };

@@ -30,20 +30,14 @@ pub struct Demo {
 impl Demo {
     pub fn start(target: Target, args: &[&str]) -> Demo {
         match target {
-            Target::Stdio => Demo {
-                transport: demo_stdio(args).transport,
-                http: None,
-            },
+            Target::Stdio => Demo { transport: demo_stdio(args).transport, http: None },
             Target::HttpSse | Target::HttpJson => {
                 let mut all: Vec<&str> = args.to_vec();
                 if target == Target::HttpJson {
                     all.push("--json");
                 }
                 let http = demo_http(&all);
-                Demo {
-                    transport: http.transport(),
-                    http: Some(http),
-                }
+                Demo { transport: http.transport(), http: Some(http) }
             }
         }
     }
@@ -53,11 +47,7 @@ impl Demo {
     }
 
     pub fn config(&self) -> mcpstore::ServiceConfig {
-        mcpstore::ServiceConfig {
-            transport: self.transport.clone(),
-            pool: None,
-            retry_non_idempotent: false,
-        }
+        mcpstore::ServiceConfig { transport: self.transport.clone(), pool: None, retry_non_idempotent: false }
     }
 }
 
@@ -70,11 +60,7 @@ pub fn call(s: &Session, tool: &str, args: Value) -> mcpstore::Result<mcpstore::
 
 pub fn call_ok(s: &Session, tool: &str, args: Value) -> mcpstore::ToolResult {
     let r = call(s, tool, args.clone()).unwrap_or_else(|e| panic!("{tool} {args} failed: {e}"));
-    assert!(
-        !r.is_error,
-        "{tool} {args} reported a tool error: {}",
-        r.to_json()
-    );
+    assert!(!r.is_error, "{tool} {args} reported a tool error: {}", r.to_json());
     r
 }
 
@@ -107,11 +93,7 @@ pub fn handshake(target: Target) {
     assert!(info.tools_list_changed(), "{:?}", info.capabilities);
     assert!(info.instructions.as_deref().unwrap_or("").contains("demo server"));
     assert!(s.is_alive());
-    let expected_kind = if target == Target::Stdio {
-        "stdio"
-    } else {
-        "streamable-http"
-    };
+    let expected_kind = if target == Target::Stdio { "stdio" } else { "streamable-http" };
     assert_eq!(s.transport_kind(), expected_kind);
     s.ping(CALL).expect("ping");
     s.close();
@@ -132,10 +114,7 @@ pub fn list_tools(target: Target) {
         assert!(add.is_read_only() && add.is_retry_safe());
         assert!(add.output_schema.is_some());
         assert_eq!(add.input_schema["required"], json!(["a", "b"]));
-        assert!(
-            !tools[0].is_retry_safe(),
-            "echo is neither read-only nor idempotent"
-        );
+        assert!(!tools[0].is_retry_safe(), "echo is neither read-only nor idempotent");
     }
 }
 
@@ -148,18 +127,12 @@ pub fn every_tool(target: Target) {
     let demo = Demo::start(target, &["--root", &root_arg]);
     let s = demo.connect();
 
-    assert_eq!(
-        call_ok(&s, "echo", json!({"message": "héllo ✓"})).text(),
-        "héllo ✓"
-    );
+    assert_eq!(call_ok(&s, "echo", json!({"message": "héllo ✓"})).text(), "héllo ✓");
     let sum = call_ok(&s, "add", json!({"a": 2, "b": 3}));
     assert_eq!(sum.text(), "5");
     assert_eq!(sum.structured_content, Some(json!({"sum": 5})));
     assert_eq!(call_ok(&s, "add", json!({"a": 1.5, "b": 1})).text(), "2.5");
-    assert_eq!(
-        call_ok(&s, "read_file", json!({"path": "a.txt"})).text(),
-        "alpha\nbeta\n"
-    );
+    assert_eq!(call_ok(&s, "read_file", json!({"path": "a.txt"})).text(), "alpha\nbeta\n");
     let listing = call_ok(&s, "list_directory", json!({"path": "."})).text();
     let mut lines: Vec<&str> = listing.lines().collect();
     lines.sort_unstable();
@@ -170,9 +143,7 @@ pub fn every_tool(target: Target) {
     assert_eq!(failed.text(), "boom");
     assert_eq!(call_ok(&s, "counter", json!({})).text(), "1");
     assert_eq!(call_ok(&s, "counter", json!({})).text(), "2");
-    let stats = call_ok(&s, "stats", json!({}))
-        .structured_content
-        .expect("stats structuredContent");
+    let stats = call_ok(&s, "stats", json!({})).structured_content.expect("stats structuredContent");
     assert!(stats["calls"].as_u64().unwrap() >= 8, "{stats}");
     assert_eq!(stats["in_flight"], 0);
     assert_eq!(call_ok(&s, "reset_stats", json!({})).text(), "stats reset");
@@ -181,23 +152,9 @@ pub fn every_tool(target: Target) {
     let big = call_ok(&s, "big", json!({"bytes": 300_000})).text();
     assert_eq!(big.len(), 300_000);
     assert!(big.bytes().all(|b| b == b'x'));
-    assert_eq!(
-        call_ok(
-            &s,
-            "log",
-            json!({"level": "warning", "message": "from the tests"})
-        )
-        .text(),
-        "logged"
-    );
-    assert_eq!(
-        call_ok(&s, "add_tool", json!({"name": "extra_one"})).text(),
-        "added tool extra_one"
-    );
-    assert_eq!(
-        call_ok(&s, "extra_one", json!({"message": "via extra"})).text(),
-        "via extra"
-    );
+    assert_eq!(call_ok(&s, "log", json!({"level": "warning", "message": "from the tests"})).text(), "logged");
+    assert_eq!(call_ok(&s, "add_tool", json!({"name": "extra_one"})).text(), "added tool extra_one");
+    assert_eq!(call_ok(&s, "extra_one", json!({"message": "via extra"})).text(), "via extra");
     assert_eq!(call_ok(&s, "notify_list_changed", json!({})).text(), "notified");
     if target == Target::HttpJson {
         // No stream to carry the server's request: the demo says so as a tool error.
@@ -247,10 +204,7 @@ pub fn tool_errors(target: Target) {
     let r = call(&s, "read_file", json!({"path": "missing.txt"})).unwrap();
     assert!(r.is_error);
     // The session is unharmed.
-    assert_eq!(
-        call_ok(&s, "echo", json!({"message": "still here"})).text(),
-        "still here"
-    );
+    assert_eq!(call_ok(&s, "echo", json!({"message": "still here"})).text(), "still here");
 }
 
 pub fn rpc_errors(target: Target) {
@@ -266,9 +220,7 @@ pub fn rpc_errors(target: Target) {
     match call(&s, "echo", json!({})) {
         Err(e @ Error::Rpc { .. }) => {
             assert_eq!(e.rpc_code(), Some(-32602));
-            let Error::Rpc { message, .. } = &e else {
-                unreachable!()
-            };
+            let Error::Rpc { message, .. } = &e else { unreachable!() };
             assert!(message.contains("\"message\""), "{message}");
             assert_eq!(e.code() as i32, 301);
         }
@@ -324,33 +276,18 @@ pub fn timeout_keeps_session(target: Target) {
     let s = demo.connect();
     let limit = Duration::from_millis(300);
     let started = Instant::now();
-    let err = s
-        .call_tool("sleep", &json!({"ms": 5000}), limit, None)
-        .unwrap_err();
+    let err = s.call_tool("sleep", &json!({"ms": 5000}), limit, None).unwrap_err();
     let took = started.elapsed();
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: TimeoutPhase::Response,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Timeout { phase: TimeoutPhase::Response, .. }), "{err:?}");
     assert!(took >= limit, "timed out early: {took:?}");
     assert!(took < limit * 3, "timeout fired late: {took:?}");
     assert!(s.is_alive());
     assert_eq!(call_ok(&s, "echo", json!({"message": "after"})).text(), "after");
     // The client told the server it gave up (notifications/cancelled).
-    eventually(
-        Duration::from_secs(5),
-        "the server to count the cancellation",
-        || {
-            let st = call_ok(&s, "stats", json!({})).structured_content.unwrap();
-            st["cancelled"].as_u64().unwrap_or(0) >= 1 && st["in_flight"] == 0
-        },
-    );
+    eventually(Duration::from_secs(5), "the server to count the cancellation", || {
+        let st = call_ok(&s, "stats", json!({})).structured_content.unwrap();
+        st["cancelled"].as_u64().unwrap_or(0) >= 1 && st["in_flight"] == 0
+    });
 }
 
 /// `--crash-after 2`: the third call fails with an error (not a hang).
@@ -361,14 +298,8 @@ pub fn crash_mid_call(target: Target) {
     call_ok(&s, "echo", json!({"message": "2"}));
     let started = Instant::now();
     let err = call(&s, "echo", json!({"message": "3"})).unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "crash took too long to notice"
-    );
-    assert!(
-        matches!(err, Error::Closed { .. } | Error::Transport { .. }),
-        "{err:?}"
-    );
+    assert!(started.elapsed() < Duration::from_secs(10), "crash took too long to notice");
+    assert!(matches!(err, Error::Closed { .. } | Error::Transport { .. }), "{err:?}");
     assert!(err.may_have_executed(), "the request was sent: {err:?}");
     if target == Target::Stdio {
         assert!(!s.is_alive());
@@ -377,10 +308,7 @@ pub fn crash_mid_call(target: Target) {
     }
     // Later calls fail fast too.
     let err = call(&s, "echo", json!({"message": "4"})).unwrap_err();
-    assert!(
-        matches!(err, Error::Closed { .. } | Error::Transport { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Closed { .. } | Error::Transport { .. }), "{err:?}");
 }
 
 /// `--garbage-after 1`: the second reply is garbage: a protocol error quoting it.
@@ -430,8 +358,7 @@ pub fn list_changed_event(target: Target) {
     });
     let s = connect_with(&demo.transport, Some(handler)).expect("connect");
     call_ok(&s, "notify_list_changed", json!({}));
-    rx.recv_timeout(Duration::from_secs(5))
-        .expect("ToolsListChanged event within 5 s");
+    rx.recv_timeout(Duration::from_secs(5)).expect("ToolsListChanged event within 5 s");
 }
 
 /// Through a store: `add_tool` makes the server announce a new tool, and the
@@ -440,31 +367,16 @@ pub fn store_sees_new_tool(target: Target) {
     let demo = Demo::start(target, &[]);
     let store = super::store_with("demo", demo.config());
     let name = format!("fresh_{}", std::process::id());
-    assert!(matches!(
-        store.call_tool(&name, json!({"message": "x"})),
-        Err(Error::ToolNotFound { .. })
-    ));
-    let r = store
-        .call_tool("demo.add_tool", json!({ "name": name }))
-        .expect("add_tool");
+    assert!(matches!(store.call_tool(&name, json!({"message": "x"})), Err(Error::ToolNotFound { .. })));
+    let r = store.call_tool("demo.add_tool", json!({ "name": name })).expect("add_tool");
     assert!(!r.is_error, "{}", r.to_json());
-    eventually(Duration::from_secs(10), "the new tool in the index", || {
-        store.resolve_tool(&name).is_ok()
-    });
-    let r = store
-        .call_tool(&name, json!({"message": "new tool works"}))
-        .expect("call the new tool");
+    eventually(Duration::from_secs(10), "the new tool in the index", || store.resolve_tool(&name).is_ok());
+    let r = store.call_tool(&name, json!({"message": "new tool works"})).expect("call the new tool");
     assert_eq!(r.text(), "new tool works");
-    let r = store
-        .call_tool(&format!("demo.{name}"), json!({"message": "qualified"}))
-        .unwrap();
+    let r = store.call_tool(&format!("demo.{name}"), json!({"message": "qualified"})).unwrap();
     assert_eq!(r.text(), "qualified");
-    let listed: HashSet<String> = store
-        .list_tools(Some("demo"))
-        .unwrap()
-        .into_iter()
-        .map(|(_, t)| t.name.clone())
-        .collect();
+    let listed: HashSet<String> =
+        store.list_tools(Some("demo")).unwrap().into_iter().map(|(_, t)| t.name.clone()).collect();
     assert!(listed.contains(&name));
     assert_eq!(listed.len(), 16);
 }
@@ -477,10 +389,7 @@ pub fn store_mixed_content(target: Target) {
         .call_tool_with(
             "mixed_content",
             &json!({}),
-            &CallOptions {
-                bypass_cache: true,
-                ..Default::default()
-            },
+            &CallOptions { bypass_cache: true, ..Default::default() },
         )
         .unwrap();
     let direct = demo.connect();

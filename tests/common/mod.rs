@@ -35,11 +35,7 @@ pub fn cli_bin() -> &'static str {
 /// A name unique within this test process (for temp dirs, markers, tool names).
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A temporary directory removed on drop.
@@ -74,9 +70,7 @@ impl Drop for TempDir {
 pub fn dep(var: &str, default_under_test_deps: &str) -> PathBuf {
     let path = match std::env::var_os(var) {
         Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target/test-deps")
-            .join(default_under_test_deps),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-deps").join(default_under_test_deps),
     };
     assert!(
         path.exists(),
@@ -92,17 +86,11 @@ pub fn node() -> PathBuf {
 }
 
 pub fn everything_js() -> PathBuf {
-    dep(
-        "MCPSTORE_EVERYTHING_JS",
-        "npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-    )
+    dep("MCPSTORE_EVERYTHING_JS", "npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
 }
 
 pub fn filesystem_js() -> PathBuf {
-    dep(
-        "MCPSTORE_FILESYSTEM_JS",
-        "npm/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js",
-    )
+    dep("MCPSTORE_FILESYSTEM_JS", "npm/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js")
 }
 
 pub fn python() -> PathBuf {
@@ -177,16 +165,12 @@ impl ServerProcess {
         matcher: impl Fn(&str) -> Option<String>,
     ) -> ServerProcess {
         let mut cmd = Command::new(program);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({}): {e}", program.display()));
+        let mut child =
+            cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name} ({}): {e}", program.display()));
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let (tx, rx) = crossbeam_channel::unbounded();
         let stdout = child.stdout.take().expect("stdout piped");
@@ -198,12 +182,7 @@ impl ServerProcess {
         drain(stdout, tail.clone(), out_tx);
         drain(stderr, tail.clone(), err_tx);
         let deadline = Instant::now() + START_TIMEOUT;
-        let mut server = ServerProcess {
-            child,
-            ready: String::new(),
-            tail,
-            name: name.to_owned(),
-        };
+        let mut server = ServerProcess { child, ready: String::new(), tail, name: name.to_owned() };
         loop {
             match rx.recv_deadline(deadline) {
                 Ok(line) => {
@@ -262,10 +241,7 @@ pub fn demo_http_on(port: u16, args: &[&str]) -> DemoHttp {
         &all,
         &[],
         ReadyOn::Stderr,
-        |line| {
-            line.split_once("listening on ")
-                .map(|(_, url)| url.trim().to_owned())
-        },
+        |line| line.split_once("listening on ").map(|(_, url)| url.trim().to_owned()),
     );
     DemoHttp { process }
 }
@@ -321,12 +297,7 @@ pub fn everything_http() -> ServerProcess {
         });
         match started {
             Ok(p) => return p,
-            Err(e) => {
-                last = e
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .unwrap_or_else(|| "start failed".into())
-            }
+            Err(e) => last = e.downcast_ref::<String>().cloned().unwrap_or_else(|| "start failed".into()),
         }
     }
     panic!("cannot start server-everything over HTTP: {last}");
@@ -388,10 +359,7 @@ pub fn store_with(name: &str, config: ServiceConfig) -> mcpstore::Store {
 pub fn store_with_pool(name: &str, config: ServiceConfig, pool: PoolConfig) -> mcpstore::Store {
     let store = mcpstore::Store::builder()
         .pool(pool)
-        .batch(mcpstore::BatchConfig {
-            call_timeout: Duration::from_secs(30),
-            ..Default::default()
-        })
+        .batch(mcpstore::BatchConfig { call_timeout: Duration::from_secs(30), ..Default::default() })
         .build()
         .expect("build store");
     store.add_service(name, config).expect("add service");
@@ -399,10 +367,7 @@ pub fn store_with_pool(name: &str, config: ServiceConfig, pool: PoolConfig) -> m
     assert!(
         not_ready.is_empty(),
         "service did not start: {:?}",
-        not_ready
-            .iter()
-            .map(|s| (&s.name, s.state, &s.last_error))
-            .collect::<Vec<_>>()
+        not_ready.iter().map(|s| (&s.name, s.state, &s.last_error)).collect::<Vec<_>>()
     );
     store
 }
@@ -425,10 +390,7 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Like [`wait_until`] but fails the test with `what` on timeout.
 pub fn eventually(timeout: Duration, what: &str, f: impl FnMut() -> bool) {
-    assert!(
-        wait_until(timeout, f),
-        "timed out after {timeout:?} waiting for {what}"
-    );
+    assert!(wait_until(timeout, f), "timed out after {timeout:?} waiting for {what}");
 }
 
 /// Runs `f` on its own thread and fails the test if it has not returned
@@ -521,16 +483,11 @@ pub fn thread_names() -> Vec<String> {
 
 /// Threads of the library (their names start with `mcps-`).
 pub fn library_threads() -> Vec<String> {
-    thread_names()
-        .into_iter()
-        .filter(|n| n.starts_with("mcps-"))
-        .collect()
+    thread_names().into_iter().filter(|n| n.starts_with("mcps-")).collect()
 }
 
 /// The `stats` tool of the demo server, through a store.
 pub fn demo_stats(store: &mcpstore::Store, tool: &str) -> serde_json::Value {
-    let r = store
-        .call_tool(tool, serde_json::json!({}))
-        .unwrap_or_else(|e| panic!("{tool} failed: {e}"));
+    let r = store.call_tool(tool, serde_json::json!({})).unwrap_or_else(|e| panic!("{tool} failed: {e}"));
     r.structured_content.clone().expect("stats has structuredContent")
 }

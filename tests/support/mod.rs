@@ -28,12 +28,7 @@ pub fn test_pool() -> PoolConfig {
 /// A store with one stdio demo service named `demo`, ready to call.
 pub fn stdio_store(config: PerformanceConfig, demo_args: &[&str]) -> Store {
     let store = Store::builder().performance(config).build().expect("store");
-    store
-        .add_service(
-            "demo",
-            ServiceConfig::stdio(demo_bin(), demo_args.iter().copied()),
-        )
-        .expect("add");
+    store.add_service("demo", ServiceConfig::stdio(demo_bin(), demo_args.iter().copied())).expect("add");
     wait_ready(&store);
     store
 }
@@ -42,19 +37,14 @@ pub fn stdio_store(config: PerformanceConfig, demo_args: &[&str]) -> Store {
 pub fn http_store(config: PerformanceConfig, opts: DemoOptions) -> (Store, HttpServerHandle) {
     let server = spawn_http(opts, "127.0.0.1:0").expect("demo http server");
     let store = Store::builder().performance(config).build().expect("store");
-    store
-        .add_service("web", ServiceConfig::http(server.url()))
-        .expect("add");
+    store.add_service("web", ServiceConfig::http(server.url())).expect("add");
     wait_ready(&store);
     (store, server)
 }
 
 /// Default settings with the test pool.
 pub fn config() -> PerformanceConfig {
-    PerformanceConfig {
-        pool: test_pool(),
-        ..PerformanceConfig::new()
-    }
+    PerformanceConfig { pool: test_pool(), ..PerformanceConfig::new() }
 }
 
 /// Fails the test unless every service is serving within 20 s.
@@ -66,9 +56,7 @@ pub fn wait_ready(store: &Store) {
 /// The demo server's own counters (`stats` tool) as JSON.
 pub fn server_stats(store: &Store, tool: &str) -> Value {
     let r = store.call_tool(tool, json!({})).expect("stats call");
-    r.structured_content
-        .clone()
-        .unwrap_or_else(|| serde_json::from_str(&r.text()).expect("stats json"))
+    r.structured_content.clone().unwrap_or_else(|| serde_json::from_str(&r.text()).expect("stats json"))
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes; returns whether it held.
@@ -87,7 +75,5 @@ pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Threads of this process right now.
 pub fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(0)
+    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
 }

@@ -64,39 +64,20 @@ pub fn parse(argv: Vec<String>) -> Result<Cli, String> {
             "--url" => source = set_source(Source::Url(value(&mut it, &arg)?), &source)?,
             "--header" | "-H" => {
                 let h = value(&mut it, &arg)?;
-                let (k, v) = h
-                    .split_once(':')
-                    .ok_or_else(|| format!("--header expects 'Name: value', got '{h}'"))?;
+                let (k, v) =
+                    h.split_once(':').ok_or_else(|| format!("--header expects 'Name: value', got '{h}'"))?;
                 headers.push((k.trim().to_owned(), v.trim().to_owned()));
             }
             "-v" | "--verbose" => verbose = true,
             "-h" | "--help" | "help" => {
-                return Ok(Cli {
-                    source,
-                    headers,
-                    verbose,
-                    command: "help".into(),
-                    args: vec![],
-                });
+                return Ok(Cli { source, headers, verbose, command: "help".into(), args: vec![] });
             }
             "--version" | "-V" => {
-                return Ok(Cli {
-                    source,
-                    headers,
-                    verbose,
-                    command: "version".into(),
-                    args: vec![],
-                });
+                return Ok(Cli { source, headers, verbose, command: "version".into(), args: vec![] });
             }
             s if s.starts_with('-') => return Err(format!("unknown option '{s}'")),
             _ => {
-                return Ok(Cli {
-                    source,
-                    headers,
-                    verbose,
-                    command: arg,
-                    args: it.collect(),
-                });
+                return Ok(Cli { source, headers, verbose, command: arg, args: it.collect() });
             }
         }
     }
@@ -182,13 +163,7 @@ impl Options {
 
     /// A value parsed as `T`, or `default`.
     pub fn get<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
-        match self
-            .pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.as_deref())
-        {
+        match self.pairs.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref()) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| format!("{name}: invalid value '{v}'")),
         }
@@ -196,11 +171,7 @@ impl Options {
 
     /// A string value, if given.
     pub fn text(&self, name: &str) -> Option<String> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.clone())
+        self.pairs.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| v.clone())
     }
 }
 
@@ -210,34 +181,16 @@ mod tests {
 
     #[test]
     fn splits_quoted_commands() {
-        assert_eq!(
-            split_command("npx -y 'a b' \"c\"").unwrap(),
-            vec!["npx", "-y", "a b", "c"]
-        );
+        assert_eq!(split_command("npx -y 'a b' \"c\"").unwrap(), vec!["npx", "-y", "a b", "c"]);
         assert!(split_command("x 'oops").is_err());
     }
 
     #[test]
     fn parses_global_options_then_command() {
-        let cli = parse(vec![
-            "--url".into(),
-            "http://x/mcp".into(),
-            "call".into(),
-            "echo".into(),
-        ])
-        .unwrap();
+        let cli = parse(vec!["--url".into(), "http://x/mcp".into(), "call".into(), "echo".into()]).unwrap();
         assert!(matches!(cli.source, Source::Url(_)));
         assert_eq!(cli.command, "call");
         assert_eq!(cli.args, vec!["echo"]);
-        assert!(
-            parse(vec![
-                "--config".into(),
-                "a".into(),
-                "--url".into(),
-                "b".into(),
-                "x".into()
-            ])
-            .is_err()
-        );
+        assert!(parse(vec!["--config".into(), "a".into(), "--url".into(), "b".into(), "x".into()]).is_err());
     }
 }

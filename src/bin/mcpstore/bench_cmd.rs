@@ -28,19 +28,13 @@ pub struct BenchSpec {
 impl BenchSpec {
     fn parse(opts: &Options) -> Result<BenchSpec, Error> {
         let bad = |e: String| Error::InvalidArgument(e);
-        let tool = opts
-            .positional
-            .first()
-            .cloned()
-            .ok_or_else(|| bad("bench needs a TOOL name".into()))?;
+        let tool = opts.positional.first().cloned().ok_or_else(|| bad("bench needs a TOOL name".into()))?;
         if opts.positional.len() > 2 {
             return Err(bad("bench takes TOOL and at most one JSON_ARGS".into()));
         }
         let mode = opts.text("--mode").unwrap_or_else(|| "single".into());
         if !matches!(mode.as_str(), "single" | "batch" | "submit") {
-            return Err(bad(format!(
-                "--mode must be single, batch or submit, not '{mode}'"
-            )));
+            return Err(bad(format!("--mode must be single, batch or submit, not '{mode}'")));
         }
         let duration = match opts.text("--duration") {
             None => None,
@@ -70,15 +64,7 @@ pub fn run(store: &Store, args: &[String]) -> Result<ExitCode, Error> {
     let opts = Options::parse(
         args,
         &["--json", "--no-cache"],
-        &[
-            "--calls",
-            "--concurrency",
-            "--mode",
-            "--batch-size",
-            "--duration",
-            "--warmup",
-            "--stats",
-        ],
+        &["--calls", "--concurrency", "--mode", "--batch-size", "--duration", "--warmup", "--stats"],
     )
     .map_err(Error::InvalidArgument)?;
     let spec = BenchSpec::parse(&opts)?;
@@ -86,9 +72,7 @@ pub fn run(store: &Store, args: &[String]) -> Result<ExitCode, Error> {
     if let Some(f) = &stats_format
         && !matches!(f.as_str(), "json" | "prometheus" | "table")
     {
-        return Err(Error::InvalidArgument(format!(
-            "--stats must be json, prometheus or table, not '{f}'"
-        )));
+        return Err(Error::InvalidArgument(format!("--stats must be json, prometheus or table, not '{f}'")));
     }
     store.resolve_tool(&spec.tool)?;
     let bench = PerformanceBenchmark::new();
@@ -118,47 +102,28 @@ pub fn measure(
     spec: &BenchSpec,
     bench: &PerformanceBenchmark,
 ) -> Result<BenchmarkResult, Error> {
-    let options = CallOptions {
-        bypass_cache: spec.no_cache,
-        ..Default::default()
-    };
+    let options = CallOptions { bypass_cache: spec.no_cache, ..Default::default() };
     for _ in 0..spec.warmup {
         let _ = store.call_tool_with(&spec.tool, &spec.arguments, &options);
     }
     let name = format!("{} {} x{}", spec.tool, spec.mode, spec.concurrency);
-    let progress = Progress::new(if spec.duration.is_some() {
-        None
-    } else {
-        Some(spec.calls)
-    });
+    let progress = Progress::new(if spec.duration.is_some() { None } else { Some(spec.calls) });
     let result = match spec.mode.as_str() {
         "batch" => run_batches(store, spec, &name, &progress),
         "submit" => run_submitted(store, spec, &name, &progress),
         _ => {
-            let workload = spec
-                .duration
-                .map_or(Workload::Calls(spec.calls), Workload::Duration);
+            let workload = spec.duration.map_or(Workload::Calls(spec.calls), Workload::Duration);
             let call = |_| {
                 store
                     .call_tool_with(&spec.tool, &spec.arguments, &options)
-                    .and_then(|r| {
-                        if r.is_error {
-                            Err(Error::Internal("tool error".into()))
-                        } else {
-                            Ok(())
-                        }
-                    })
+                    .and_then(|r| if r.is_error { Err(Error::Internal("tool error".into())) } else { Ok(()) })
             };
             let report = |n: usize| progress.update(n);
             bench.run_concurrent(&name, workload, spec.concurrency, call, Some(&report))
         }
     };
     progress.finish();
-    Ok(if spec.mode == "single" {
-        result
-    } else {
-        bench.record(result)
-    })
+    Ok(if spec.mode == "single" { result } else { bench.record(result) })
 }
 
 fn is_failure(r: &mcpstore::CallResult) -> bool {
@@ -167,13 +132,9 @@ fn is_failure(r: &mcpstore::CallResult) -> bool {
 
 /// Batches of `batch_size` calls with `concurrency` workers; latency is per call, amortized.
 fn run_batches(store: &Store, spec: &BenchSpec, name: &str, progress: &Progress) -> BenchmarkResult {
-    let calls: Vec<ToolCall> = (0..spec.calls)
-        .map(|_| ToolCall::new(spec.tool.clone(), spec.arguments.clone()))
-        .collect();
-    let options = BatchOptions {
-        max_workers: Some(spec.concurrency),
-        ..Default::default()
-    };
+    let calls: Vec<ToolCall> =
+        (0..spec.calls).map(|_| ToolCall::new(spec.tool.clone(), spec.arguments.clone())).collect();
+    let options = BatchOptions { max_workers: Some(spec.concurrency), ..Default::default() };
     let mut latencies = Vec::with_capacity(spec.calls);
     let mut errors = 0;
     let start = Instant::now();

@@ -17,10 +17,7 @@ pub fn services(store: &Store) -> Result<ExitCode, Error> {
         "service", "transport", "state", "tools", "sessions"
     );
     for s in store.list_services() {
-        let server = s
-            .server_info
-            .map(|i| format!("{} {}", i.name, i.version))
-            .unwrap_or_default();
+        let server = s.server_info.map(|i| format!("{} {}", i.name, i.version)).unwrap_or_default();
         println!(
             "{:<16} {:<16} {:<13} {:>5} {:>8}  {server}",
             s.name,
@@ -40,13 +37,7 @@ pub fn services(store: &Store) -> Result<ExitCode, Error> {
 pub fn tools(store: &Store, args: &[String]) -> Result<ExitCode, Error> {
     let tools = store.list_tools(args.first().map(String::as_str))?;
     for (service, tool) in tools {
-        let description = tool
-            .description
-            .as_deref()
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("");
+        let description = tool.description.as_deref().unwrap_or("").lines().next().unwrap_or("");
         println!("{service}.{:<28} {description}", tool.name);
     }
     Ok(ExitCode::SUCCESS)
@@ -70,29 +61,19 @@ pub fn parse_arguments(text: Option<&String>) -> Result<Value, Error> {
 
 /// Calls one tool and prints its CallToolResult.
 pub fn call(store: &Store, args: &[String]) -> Result<ExitCode, Error> {
-    let tool = args
-        .first()
-        .ok_or_else(|| Error::InvalidArgument("call needs a TOOL name".into()))?;
+    let tool = args.first().ok_or_else(|| Error::InvalidArgument("call needs a TOOL name".into()))?;
     if args.len() > 2 {
-        return Err(Error::InvalidArgument(
-            "call takes TOOL and at most one JSON_ARGS".into(),
-        ));
+        return Err(Error::InvalidArgument("call takes TOOL and at most one JSON_ARGS".into()));
     }
     let arguments = parse_arguments(args.get(1))?;
     let result = store.call_tool(tool, arguments)?;
     println!("{}", result.to_json());
-    Ok(if result.is_error {
-        ExitCode::from(EXIT_TOOL_ERROR)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if result.is_error { ExitCode::from(EXIT_TOOL_ERROR) } else { ExitCode::SUCCESS })
 }
 
 /// Runs one call per line of a JSONL file and prints one line per call, in order.
 pub fn batch(store: &Store, args: &[String]) -> Result<ExitCode, Error> {
-    let path = args
-        .first()
-        .ok_or_else(|| Error::InvalidArgument("batch needs a FILE.jsonl".into()))?;
+    let path = args.first().ok_or_else(|| Error::InvalidArgument("batch needs a FILE.jsonl".into()))?;
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -141,11 +122,7 @@ pub fn batch(store: &Store, args: &[String]) -> Result<ExitCode, Error> {
         };
         let _ = writeln!(out, "{line}");
     }
-    Ok(if failed {
-        ExitCode::from(EXIT_FAILURE)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if failed { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS })
 }
 
 /// The store's statistics in one of the `--stats` formats.

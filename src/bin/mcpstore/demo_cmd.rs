@@ -17,10 +17,7 @@ pub fn run() -> Result<ExitCode, Error> {
     let _ = std::fs::write(root.join("hello.txt"), "Hello from the mcpstore demo!\n");
     let root_arg = root.to_string_lossy().into_owned();
 
-    let http_opts = mcpstore::demo::DemoOptions {
-        root: Some(root.clone()),
-        ..Default::default()
-    };
+    let http_opts = mcpstore::demo::DemoOptions { root: Some(root.clone()), ..Default::default() };
     let http = mcpstore::demo::spawn_http(http_opts, "127.0.0.1:0")
         .map_err(|e| Error::Internal(format!("cannot start the demo HTTP server: {e}")))?;
 
@@ -50,34 +47,21 @@ pub fn run() -> Result<ExitCode, Error> {
     show("web.echo", json!({"message": "hello over Streamable HTTP"}));
     show("local.add", json!({"a": 2, "b": 3}));
     show("local.read_file", json!({"path": "hello.txt"}));
-    show(
-        "local.fail",
-        json!({"message": "tool errors are data, not exceptions"}),
-    );
+    show("local.fail", json!({"message": "tool errors are data, not exceptions"}));
     show("echo", json!({"message": "ambiguous?"}));
     show("ecoh", json!({}));
 
     println!("\n== a batch of 100 calls, results in input order");
-    let calls: Vec<ToolCall> = (0..100)
-        .map(|i| ToolCall::new("local.add", json!({"a": i, "b": 1})))
-        .collect();
+    let calls: Vec<ToolCall> =
+        (0..100).map(|i| ToolCall::new("local.add", json!({"a": i, "b": 1}))).collect();
     let results = store.batch_call(&calls, &BatchOptions::default());
     let ok = results.iter().filter(|r| r.is_ok()).count();
-    let last = results
-        .last()
-        .and_then(|r| r.as_ref().ok())
-        .map(|r| r.text())
-        .unwrap_or_default();
+    let last = results.last().and_then(|r| r.as_ref().ok()).map(|r| r.text()).unwrap_or_default();
     println!("  {ok}/100 ok; last result (99 + 1) = {last}");
 
     println!("\n== benchmark (echo, 2,000 calls each)");
     let bench = PerformanceBenchmark::new();
-    for (tool, concurrency) in [
-        ("local.echo", 1),
-        ("local.echo", 16),
-        ("web.echo", 1),
-        ("web.echo", 16),
-    ] {
+    for (tool, concurrency) in [("local.echo", 1), ("local.echo", 16), ("web.echo", 1), ("web.echo", 16)] {
         let spec = BenchSpec {
             tool: tool.into(),
             arguments: json!({"message": "bench"}),

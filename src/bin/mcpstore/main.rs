@@ -56,18 +56,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         "call" => commands::call(&open_store(&cli)?, &cli.args),
         "batch" => commands::batch(&open_store(&cli)?, &cli.args),
         "bench" => bench_cmd::run(&open_store(&cli)?, &cli.args),
-        other => Err(Error::InvalidArgument(format!(
-            "unknown command '{other}'; try --help"
-        ))),
+        other => Err(Error::InvalidArgument(format!("unknown command '{other}'; try --help"))),
     }
 }
 
 /// The embedded demo server, run as this very program with `serve-demo`.
 pub fn embedded_demo_service(extra_args: &[&str]) -> Result<ServiceConfig, Error> {
     let exe = std::env::current_exe().map_err(|e| {
-        Error::Internal(format!(
-            "cannot find this program's path to start the demo server: {e}"
-        ))
+        Error::Internal(format!("cannot find this program's path to start the demo server: {e}"))
     })?;
     let mut args = vec!["serve-demo".to_owned()];
     args.extend(extra_args.iter().map(|s| (*s).to_owned()));
@@ -85,10 +81,7 @@ fn open_store(cli: &Cli) -> Result<Store, Error> {
         }
         Source::Stdio(words) => {
             let store = Store::builder().with_env().build()?;
-            store.add_service(
-                "server",
-                ServiceConfig::stdio(words[0].clone(), words[1..].to_vec()),
-            )?;
+            store.add_service("server", ServiceConfig::stdio(words[0].clone(), words[1..].to_vec()))?;
             store
         }
         Source::Url(url) => {
@@ -101,11 +94,7 @@ fn open_store(cli: &Cli) -> Result<Store, Error> {
             store
         }
     };
-    let wait = store
-        .config()
-        .pool
-        .connection_timeout
-        .min(Duration::from_secs(60));
+    let wait = store.config().pool.connection_timeout.min(Duration::from_secs(60));
     for failed in store.wait_ready(wait) {
         eprintln!(
             "mcpstore: warning: service '{}' is {}: {}",

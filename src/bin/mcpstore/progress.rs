@@ -31,10 +31,7 @@ impl Progress {
         let now_ms = self.started.elapsed().as_millis() as usize;
         let last = self.last_draw_ms.load(Ordering::Relaxed);
         if now_ms < last + 100
-            || self
-                .last_draw_ms
-                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
+            || self.last_draw_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_err()
         {
             return;
         }
@@ -42,11 +39,7 @@ impl Progress {
             Some(total) if total > 0 => {
                 let width = 30;
                 let filled = (done.min(total) * width) / total;
-                format!(
-                    "\r[{}{}] {done}/{total}",
-                    "#".repeat(filled),
-                    "-".repeat(width - filled)
-                )
+                format!("\r[{}{}] {done}/{total}", "#".repeat(filled), "-".repeat(width - filled))
             }
             _ => format!("\r{done} done, {:.1}s", self.started.elapsed().as_secs_f64()),
         };
