@@ -737,11 +737,28 @@ impl Session {
             return;
         }
         let session = self.clone();
-        let _ = std::thread::Builder::new().name("mcps-cancel".into()).stack_size(256 * 1024).spawn(move || {
+        PENDING_CANCELS.fetch_add(1, Ordering::AcqRel);
+        let spawned = std::thread::Builder::new().name("mcps-cancel".into()).stack_size(256 * 1024).spawn(move || {
             if let Err(e) = session.inner.transport.send_message(&buf, timeout) {
                 log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", session.inner.router.service);
             }
+            PENDING_CANCELS.fetch_sub(1, Ordering::AcqRel);
         });
+        if spawned.is_err() {
+            PENDING_CANCELS.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Cancellation notifications being sent on background threads (process-wide).
+static PENDING_CANCELS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Waits (at most `limit`) until background cancellations have been sent, so
+/// that a closing store tells servers to stop before it ends their sessions.
+pub(crate) fn wait_for_cancellations(limit: Duration) {
+    let deadline = deadline_after(limit);
+    while PENDING_CANCELS.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

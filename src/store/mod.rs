@@ -199,6 +199,8 @@ impl StoreInner {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.maintenance.stop();
         self.in_flight.close_all();
+        // Let the servers hear about the cancelled calls before their sessions close.
+        crate::session::wait_for_cancellations(std::time::Duration::from_secs(2));
         let services: Vec<_> = std::mem::take(&mut *self.services.write()).into_values().collect();
         std::thread::scope(|s| {
             for service in &services {
