@@ -218,7 +218,8 @@ void mcps_call_free(mcps_call *call);
 /**
  * Waits up to `timeout_ms` milliseconds (0: do not wait; `UINT64_MAX`: no
  * limit) for a background call to finish, also after its callback ran
- * (any number of times).
+ * (any number of times). A call with a callback counts as finished only once
+ * its callback has returned, so `userdata` may be freed when this returns.
  *
  * Finished: writes a new result to `*out` (the caller frees it with
  * `mcps_result_free`) and returns `MCPS_OK`, or returns the call's failure

@@ -140,3 +140,20 @@ fn dropping_the_store_resolves_pending_calls() {
         other => panic!("expected Closed, got {other:?}"),
     }
 }
+
+#[test]
+fn wait_returns_only_after_the_callback_returned() {
+    let store = stdio_store(config(), &[]);
+    for _ in 0..20 {
+        let flag = Arc::new(AtomicUsize::new(0));
+        let f = flag.clone();
+        let h = store
+            .submit_with(ToolCall::new("echo", json!({"message": "cb"})), move |_| {
+                std::thread::sleep(Duration::from_millis(5));
+                f.store(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        assert_eq!(h.wait().unwrap().text(), "cb");
+        assert_eq!(flag.load(Ordering::SeqCst), 1, "the callback had finished");
+    }
+}

@@ -46,9 +46,9 @@ impl CompletionQueue {
         self.pending.fetch_add(1, Ordering::AcqRel);
         let submitted = store.submit_call(
             call,
-            Box::new(move |result: CallResult| {
+            Some(Box::new(move |result: CallResult| {
                 let _ = tx.send(Completion { tag, result });
-            }),
+            })),
         );
         if submitted.is_err() {
             self.pending.fetch_sub(1, Ordering::AcqRel);

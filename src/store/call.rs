@@ -175,7 +175,7 @@ impl StoreInner {
     pub(crate) fn submit_call(
         self: &Arc<Self>,
         call: ToolCall,
-        on_done: Box<dyn FnOnce(CallResult) + Send>,
+        on_done: Option<Box<dyn FnOnce(CallResult) + Send>>,
     ) -> Result<CallHandle> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(Error::Closed { message: "store is closed".into(), sent: false });
@@ -191,7 +191,7 @@ impl StoreInner {
                 return Err(e);
             }
         };
-        let state = HandleState::new(crate::exec::default_wait(cfg.batch.call_timeout));
+        let state = HandleState::new(crate::exec::default_wait(cfg.batch.call_timeout), on_done.is_some());
         let handle = CallHandle { state: state.clone() };
         let store = self.clone();
         let id = self.in_flight.start(&state);
@@ -215,8 +215,12 @@ impl StoreInner {
             let final_result = state.resolve(outcome);
             store.in_flight.finish(id);
             store.limiter.release();
-            // A panicking callback must not take the worker down.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_done(final_result)));
+            if let Some(callback) = on_done {
+                // A panicking callback must not take the worker down.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(final_result)));
+            }
+            // Waiters see the outcome only now, after the callback returned.
+            state.publish();
         });
         Ok(handle)
     }

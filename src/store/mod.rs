@@ -472,7 +472,7 @@ impl Store {
     /// Waits up to `submit_timeout` for a free slot when `max_concurrent_calls`
     /// are in flight, then fails with [`Error::Busy`].
     pub fn submit(&self, call: crate::exec::ToolCall) -> Result<crate::exec::CallHandle> {
-        self.inner.submit_call(call, Box::new(|_| {}))
+        self.inner.submit_call(call, None)
     }
 
     /// Like [`Store::submit`], and runs `callback` once with the outcome, on a worker thread.
@@ -481,7 +481,7 @@ impl Store {
         call: crate::exec::ToolCall,
         callback: impl FnOnce(crate::exec::CallResult) + Send + 'static,
     ) -> Result<crate::exec::CallHandle> {
-        self.inner.submit_call(call, Box::new(callback))
+        self.inner.submit_call(call, Some(Box::new(callback)))
     }
 
     /// A queue that hands out completions of tagged submissions as they finish.
