@@ -6,8 +6,8 @@
 //! thread itself (HTTP) routes the response by id.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -17,15 +17,20 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result, TimeoutPhase};
-use crate::protocol::jsonrpc::{self, codes};
+use crate::protocol::jsonrpc;
 use crate::protocol::messages::{self, Progress, methods};
-use crate::protocol::{
-    Incoming, InitializeResult, ListToolsResult, RequestId, RpcError, Tool, ToolResult, version,
-};
+use crate::protocol::{InitializeResult, ListToolsResult, Tool, ToolResult, version};
 use crate::servers::TransportConfig;
 use crate::transport::http::HttpTransport;
 use crate::transport::stdio::StdioTransport;
 use crate::transport::{Inbound, OutgoingRequest, Transport};
+
+mod cancel;
+mod router;
+
+pub use cancel::CancelToken;
+pub(crate) use router::Reply;
+use router::Router;
 
 /// The longest a background cancellation notification may take.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -72,208 +77,6 @@ pub enum SessionEvent {
 
 /// Receives a session's events (called on the transport's reader thread or the calling thread).
 pub type EventHandler = Arc<dyn Fn(&SessionEvent) + Send + Sync>;
-
-/// A reply delivered to a waiter: its tag and the raw result or error.
-pub(crate) type Reply = (usize, Result<Box<RawValue>>);
-
-struct Waiter {
-    tx: Sender<Reply>,
-    tag: usize,
-}
-
-/// Routes what the server sends: responses by id, notifications, server requests.
-struct Router {
-    service: String,
-    pending: Mutex<HashMap<i64, Waiter>>,
-    closed: RwLock<Option<Error>>,
-    is_closed: AtomicBool,
-    events: Option<EventHandler>,
-    progress: Mutex<HashMap<String, ProgressCallback>>,
-}
-
-impl Router {
-    fn register(&self, id: i64, tx: Sender<Reply>, tag: usize) -> Result<()> {
-        if self.is_closed.load(Ordering::Acquire) {
-            return Err(self.closed_error(false));
-        }
-        self.pending.lock().insert(id, Waiter { tx, tag });
-        // The connection may have closed between the check and the insert.
-        if self.is_closed.load(Ordering::Acquire) && self.pending.lock().remove(&id).is_some() {
-            return Err(self.closed_error(false));
-        }
-        Ok(())
-    }
-
-    fn complete(&self, id: i64, result: Result<Box<RawValue>>) -> bool {
-        let waiter = self.pending.lock().remove(&id);
-        match waiter {
-            Some(w) => {
-                let _ = w.tx.send((w.tag, result));
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn closed_error(&self, sent: bool) -> Error {
-        match &*self.closed.read() {
-            Some(Error::Closed { message, .. }) => Error::Closed { message: message.clone(), sent },
-            Some(other) => other.clone(),
-            None => Error::Closed { message: "session closed".into(), sent },
-        }
-    }
-
-    fn emit(&self, event: SessionEvent) {
-        if let Some(handler) = &self.events {
-            handler(&event);
-        }
-    }
-
-    fn handle_request(&self, id: &RequestId, method: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
-        if method == methods::PING {
-            jsonrpc::write_result(&mut out, id, &json!({}));
-        } else {
-            let err = RpcError {
-                code: codes::METHOD_NOT_FOUND,
-                message: format!("client does not support '{method}'"),
-                data: None,
-            };
-            jsonrpc::write_error(&mut out, id, &err);
-        }
-        out.push(b'\n');
-        out
-    }
-
-    fn handle_notification(&self, method: &str, params: Option<Value>) {
-        match method {
-            methods::TOOLS_LIST_CHANGED => self.emit(SessionEvent::ToolsListChanged),
-            methods::PROGRESS => match params.map(serde_json::from_value::<Progress>) {
-                Some(Ok(p)) => {
-                    let callback = self.progress.lock().get(&p.progress_token.to_string()).cloned();
-                    if let Some(cb) = callback {
-                        cb(&p);
-                    }
-                    self.emit(SessionEvent::Progress(p));
-                }
-                _ => {
-                    log::debug!(target: "mcpstore::session", "[{}] malformed progress notification", self.service)
-                }
-            },
-            methods::MESSAGE => log_server_message(&self.service, params.as_ref()),
-            _ => log::trace!(target: "mcpstore::session", "[{}] notification {method}", self.service),
-        }
-    }
-}
-
-impl Inbound for Router {
-    fn on_message(&self, message: Incoming) -> Option<Vec<u8>> {
-        match message {
-            Incoming::Response { id, outcome } => {
-                let numeric = match &id {
-                    RequestId::Number(n) => Some(*n),
-                    RequestId::String(s) => s.parse().ok(),
-                };
-                let delivered = numeric.is_some_and(|n| self.complete(n, outcome.map_err(Error::from)));
-                if !delivered {
-                    log::debug!(target: "mcpstore::session", "[{}] response to unknown or expired request {id}", self.service);
-                }
-                None
-            }
-            Incoming::Request { id, method, .. } => Some(self.handle_request(&id, &method)),
-            Incoming::UnattributedError(e) => {
-                log::warn!(target: "mcpstore::session", "[{}] server reported an error without an id: {} {}", self.service, e.code, e.message);
-                None
-            }
-            Incoming::Notification { method, params } => {
-                self.handle_notification(&method, params);
-                None
-            }
-        }
-    }
-
-    fn on_closed(&self, error: Error) {
-        *self.closed.write() = Some(error.clone());
-        self.is_closed.store(true, Ordering::Release);
-        let waiters: Vec<(i64, Waiter)> = self.pending.lock().drain().collect();
-        for (_, w) in waiters {
-            let _ = w.tx.send((w.tag, Err(error.clone())));
-        }
-        self.emit(SessionEvent::Closed(error));
-    }
-}
-
-/// Maps `notifications/message` levels onto the `log` facade.
-fn log_server_message(service: &str, params: Option<&Value>) {
-    let Some(p) = params else { return };
-    let level = match p.get("level").and_then(Value::as_str).unwrap_or("info") {
-        "debug" => log::Level::Debug,
-        "info" | "notice" => log::Level::Info,
-        "warning" => log::Level::Warn,
-        _ => log::Level::Error,
-    };
-    let logger = p.get("logger").and_then(Value::as_str).unwrap_or("");
-    let data = p.get("data").cloned().unwrap_or(Value::Null);
-    let text = match data {
-        Value::String(s) => s,
-        other => other.to_string(),
-    };
-    log::log!(target: "mcpstore::server", level, "[{service}] {logger}: {text}");
-}
-
-/// A token that cancels a call in flight from another thread.
-#[derive(Clone, Default)]
-pub struct CancelToken(Arc<CancelState>);
-
-#[derive(Default)]
-struct CancelState {
-    cancelled: AtomicBool,
-    target: Mutex<Option<(Weak<SessionInner>, i64)>>,
-}
-
-impl CancelToken {
-    /// A fresh token.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Whether [`CancelToken::cancel`] was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.cancelled.load(Ordering::Acquire)
-    }
-
-    /// Cancels the call: its waiter gets [`Error::Cancelled`] and the server
-    /// gets `notifications/cancelled`.
-    ///
-    /// Over stdio the waiting thread returns at once. Over HTTP the waiting
-    /// thread is blocked in its POST: it returns when the server ends the
-    /// stream (a server honouring the cancellation does so at once) or at the
-    /// call's timeout; a background call's handle resolves at once either way.
-    pub fn cancel(&self) {
-        self.0.cancelled.store(true, Ordering::Release);
-        let target = self.0.target.lock().take();
-        if let Some((session, id)) = target
-            && let Some(inner) = session.upgrade()
-        {
-            let session = Session { inner };
-            session.inner.router.complete(id, Err(Error::Cancelled));
-            session.send_cancel_in_background(id, "cancelled by the client");
-        }
-    }
-
-    fn attach(&self, session: &Arc<SessionInner>, id: i64) -> bool {
-        let mut target = self.0.target.lock();
-        if self.is_cancelled() {
-            return false;
-        }
-        *target = Some((Arc::downgrade(session), id));
-        true
-    }
-
-    fn detach(&self) {
-        self.0.target.lock().take();
-    }
-}
 
 struct SessionInner {
     router: Arc<Router>,
@@ -724,7 +527,7 @@ impl Session {
     /// caller for long: over stdio the write is bounded by a short limit; over
     /// HTTP (a POST that a hung server may never answer) it runs on a
     /// short-lived thread.
-    fn send_cancel_in_background(&self, id: i64, reason: &str) {
+    pub(super) fn send_cancel_in_background(&self, id: i64, reason: &str) {
         let params = json!({ "requestId": id, "reason": reason });
         let mut buf = Vec::with_capacity(96);
         jsonrpc::write_notification(&mut buf, methods::CANCELLED, Some(&params));
