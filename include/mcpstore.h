@@ -172,6 +172,12 @@ typedef struct mcps_result mcps_result;
 typedef struct mcps_store mcps_store;
 
 /**
+ * Called with a memory sample (JSON, borrowed for the call) when memory
+ * exceeds the threshold.
+ */
+typedef void (*mcps_pressure_callback)(void *userdata, const char *sample_json);
+
+/**
  * A callback run once when a background call finishes.
  *
  * `userdata` is the pointer given to `mcps_store_submit`. On success `status`
@@ -419,6 +425,26 @@ mcps_status mcps_store_add_service(const mcps_store *s,
                                    mcps_error **err);
 
 /**
+ * Applies performance settings at runtime: `performance_json` is a JSON object
+ * with the keys of the `performance` section of `mcp.json` (flat keys such as
+ * `cache_size`, or sections `pool`, `cache`, `batch`, `memory`), applied on
+ * top of the settings in force. An unknown key or a bad value is
+ * `MCPS_ERR_CONFIG`, naming it.
+ *
+ * On success, when `out_report_json` is not NULL, writes a new string
+ * `{"applied": [...], "needs_restart": [...]}` that the caller frees with
+ * `mcps_string_free`. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `performance_json` is a NUL-terminated string;
+ * `out_report_json` and `err` are NULL or point to writable memory.
+ */
+mcps_status mcps_store_apply_performance(const mcps_store *s,
+                                         const char *performance_json,
+                                         char **out_report_json,
+                                         mcps_error **err);
+
+/**
  * Runs many calls with bounded parallelism and waits for all of them.
  *
  * `calls_json` is a JSON array of `{"tool": NAME, "arguments": {...},
@@ -535,6 +561,37 @@ mcps_status mcps_store_list_tools(const mcps_store *s,
 mcps_status mcps_store_load_json(const mcps_store *s, const char *config_json, mcps_error **err);
 
 /**
+ * The memory monitor's summary as JSON: `current_rss_mb`, `current_percent`,
+ * `avg_rss_mb` and `max_rss_mb` over the last 10 samples, `samples`, `live`
+ * object counts and relief `actions`.
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `out_json` points to writable memory; `err` is NULL or
+ * points to writable memory.
+ */
+mcps_status mcps_store_memory_summary(const mcps_store *s, char **out_json, mcps_error **err);
+
+/**
+ * Starts memory sampling every `interval_ms` milliseconds (at least 1) on
+ * the store's maintenance thread. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store.
+ */
+mcps_status mcps_store_monitor_start(const mcps_store *s, uint64_t interval_ms);
+
+/**
+ * Stops memory sampling. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store.
+ */
+mcps_status mcps_store_monitor_stop(const mcps_store *s);
+
+/**
  * Creates a store from the text of an `mcp.json` file:
  * `{"mcpServers": {NAME: {"command", "args", "env", "cwd"} | {"url", "headers"}}, "performance": {...}}`;
  * `MCPSTORE_*` environment variables override its `performance` settings.
@@ -565,6 +622,20 @@ mcps_status mcps_store_new(const char *config_json,
 mcps_status mcps_store_new_from_file(const char *path, mcps_store **out, mcps_error **err);
 
 /**
+ * Sets the function called, on the store's maintenance thread, with the
+ * memory sample (JSON) that exceeded the threshold; NULL removes it.
+ * `userdata` is passed back as is and must stay valid until the store is
+ * freed or another callback is set. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `cb`, if not NULL, is safe to call from another thread
+ * with `userdata`.
+ */
+mcps_status mcps_store_on_memory_pressure(const mcps_store *s,
+                                          mcps_pressure_callback cb,
+                                          void *userdata);
+
+/**
  * Removes a service and closes its sessions (`MCPS_ERR_SERVICE_NOT_FOUND` if there is none).
  *
  * Ownership: borrows every argument. Threads: any; the store is thread-safe.
@@ -576,8 +647,21 @@ mcps_status mcps_store_new_from_file(const char *path, mcps_store **out, mcps_er
 mcps_status mcps_store_remove_service(const mcps_store *s, const char *name, mcps_error **err);
 
 /**
+ * Sets the RSS threshold (MiB) above which the monitor relieves pressure:
+ * expired cache entries, then the LRU half of the cache, idle pooled
+ * objects, idle sessions above the minimum. A negative or non-finite value
+ * is `MCPS_ERR_INVALID_ARGUMENT`. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store.
+ */
+mcps_status mcps_store_set_memory_threshold(const mcps_store *s, double threshold_mb);
+
+/**
  * The store's statistics as a JSON object: `pool` (per service), `cache`,
- * `executor` and `objects` (object pools, `c_results` among them).
+ * `executor`, `objects` (object pools, `c_results` among them), `memory`
+ * (the monitor's summary), `tools` (calls, errors by kind, retries, cache
+ * hits, bytes and latency percentiles per tool) and `uptime_s`.
  *
  * On success writes a new string to `*out_json`; the caller frees it with
  * `mcps_string_free`. Threads: any; the store is thread-safe.
@@ -587,6 +671,19 @@ mcps_status mcps_store_remove_service(const mcps_store *s, const char *name, mcp
  * or points to writable memory.
  */
 mcps_status mcps_store_stats(const mcps_store *s, char **out_json, mcps_error **err);
+
+/**
+ * The store's statistics in the Prometheus text exposition format
+ * (`mcpstore_calls_total{service=...,tool=...}`, pools, cache, memory).
+ *
+ * On success writes a new string to `*out_text`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `out_text` points to writable memory; `err` is NULL or
+ * points to writable memory.
+ */
+mcps_status mcps_store_stats_prometheus(const mcps_store *s, char **out_text, mcps_error **err);
 
 /**
  * Starts a call in the background and returns at once.

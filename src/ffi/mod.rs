@@ -14,6 +14,7 @@
 
 mod call;
 mod error;
+mod monitor;
 mod panic;
 mod result;
 mod store;
@@ -25,6 +26,11 @@ pub use call::{
     mcps_queue_new, mcps_queue_next, mcps_queue_pending, mcps_queue_submit, mcps_store_submit,
 };
 pub use error::{mcps_error, mcps_error_code, mcps_error_free, mcps_error_message, mcps_error_rpc_code};
+pub use monitor::{
+    mcps_pressure_callback, mcps_store_apply_performance, mcps_store_memory_summary,
+    mcps_store_monitor_start, mcps_store_monitor_stop, mcps_store_on_memory_pressure,
+    mcps_store_set_memory_threshold, mcps_store_stats_prometheus,
+};
 pub use result::{
     mcps_result, mcps_result_free, mcps_result_is_error, mcps_result_json, mcps_result_text,
     set_result_pooling,

@@ -28,21 +28,15 @@ pub struct mcps_store {
 ///
 /// # Safety
 /// `s` is NULL or a live store.
-unsafe fn store_arg<'a>(s: *const mcps_store) -> FfiResult<&'a Store> {
+pub(super) unsafe fn store_arg<'a>(s: *const mcps_store) -> FfiResult<&'a Store> {
     // SAFETY: forwarded from this function's contract.
     unsafe { handle_arg(s, "store") }.map(|s| &s.store)
 }
 
 /// The store's statistics as one JSON object: `pool` (per service), `cache`,
-/// `executor` and `objects` (object pools).
+/// `executor`, `objects` (object pools), `memory` and per-tool `tools` metrics.
 pub(crate) fn stats_json(store: &Store) -> String {
-    serde_json::json!({
-        "pool": store.pool_stats(),
-        "cache": store.cache_stats(),
-        "executor": store.executor_stats(),
-        "objects": crate::pool::object_pool_stats(),
-    })
-    .to_string()
+    store.stats().to_json().to_string()
 }
 
 /// Creates a store from the text of an `mcp.json` file:
@@ -351,7 +345,9 @@ pub unsafe extern "C" fn mcps_store_batch_call(
 }
 
 /// The store's statistics as a JSON object: `pool` (per service), `cache`,
-/// `executor` and `objects` (object pools, `c_results` among them).
+/// `executor`, `objects` (object pools, `c_results` among them), `memory`
+/// (the monitor's summary), `tools` (calls, errors by kind, retries, cache
+/// hits, bytes and latency percentiles per tool) and `uptime_s`.
 ///
 /// On success writes a new string to `*out_json`; the caller frees it with
 /// `mcps_string_free`. Threads: any; the store is thread-safe.
