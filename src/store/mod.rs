@@ -372,6 +372,8 @@ impl Store {
         };
         self.inner.rebuild_index();
         self.inner.on_tools_changed(name);
+        // Its metrics go with it, so the registry never outgrows the services.
+        self.inner.metrics.lock().retain(|(service, _), _| service != name);
         service.pool().close();
         self.inner.notify_settled();
         Ok(())
