@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::error::mcps_error;
-use super::panic::{FfiResult, boundary, json_arg, out_arg, to_owned_c_string, write_out};
+use super::panic::{FfiResult, boundary, json_arg, string_out, to_owned_c_string, write_out};
 use super::store::{mcps_store, store_arg};
 use crate::error::{Error, ErrorCode};
 
@@ -48,13 +48,9 @@ pub unsafe extern "C" fn mcps_store_stats_prometheus(
     out_text: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    boundary(err, || {
-        out_arg(out_text, "out_text")?;
+    string_out(err, out_text, "out_text", || {
         // SAFETY: `s` is NULL or a live store (contract).
-        let text = unsafe { store_arg(s) }?.stats().to_prometheus();
-        // SAFETY: `out_text` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out_text, to_owned_c_string(text)) };
-        Ok(())
+        Ok(unsafe { store_arg(s) }?.stats().to_prometheus())
     })
 }
 
@@ -74,14 +70,10 @@ pub unsafe extern "C" fn mcps_store_memory_summary(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    boundary(err, || {
-        out_arg(out_json, "out_json")?;
+    string_out(err, out_json, "out_json", || {
         // SAFETY: `s` is NULL or a live store (contract).
         let summary = unsafe { store_arg(s) }?.memory_summary();
-        let json = serde_json::to_string(&summary).unwrap_or_else(|_| "{}".to_owned());
-        // SAFETY: `out_json` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out_json, to_owned_c_string(json)) };
-        Ok(())
+        Ok(serde_json::to_string(&summary).unwrap_or_else(|_| "{}".to_owned()))
     })
 }
 

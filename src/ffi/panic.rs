@@ -117,6 +117,23 @@ pub(crate) unsafe fn write_out<T>(p: *mut T, value: T) {
     unsafe { p.write(value) };
 }
 
+/// Runs `body` inside the boundary and hands its string to C through `out`
+/// (checked for NULL first; written only on success, freed with `mcps_string_free`).
+pub(crate) fn string_out(
+    err_out: *mut *mut mcps_error,
+    out: *mut *mut c_char,
+    what: &str,
+    body: impl FnOnce() -> FfiResult<String>,
+) -> ErrorCode {
+    boundary(err_out, || {
+        out_arg(out, what)?;
+        let text = body()?;
+        // SAFETY: `out` was checked to be non-NULL; the caller's contract makes it writable.
+        unsafe { write_out(out, to_owned_c_string(text)) };
+        Ok(())
+    })
+}
+
 /// A Rust string as a C string; an interior NUL (never produced by JSON
 /// encoding) truncates it there.
 pub(crate) fn to_cstring(s: String) -> CString {

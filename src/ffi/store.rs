@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::error::{Failure, mcps_error};
 use super::panic::{
-    FfiResult, arguments_arg, boundary, handle_arg, json_arg, opt_str_arg, out_arg, str_arg,
-    to_owned_c_string, write_out,
+    FfiResult, arguments_arg, boundary, handle_arg, json_arg, opt_str_arg, out_arg, str_arg, string_out,
+    write_out,
 };
 use super::result::{mcps_result, new_result};
 use crate::error::ErrorCode;
@@ -208,15 +208,11 @@ pub unsafe extern "C" fn mcps_store_list_services(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    boundary(err, || {
-        out_arg(out_json, "out_json")?;
+    string_out(err, out_json, "out_json", || {
         // SAFETY: `s` is NULL or a live store (contract).
         let store = unsafe { store_arg(s) }?;
-        let json = serde_json::to_string(&store.list_services())
-            .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))?;
-        // SAFETY: `out_json` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out_json, to_owned_c_string(json)) };
-        Ok(())
+        serde_json::to_string(&store.list_services())
+            .map_err(|e| Failure::new(ErrorCode::Internal, e.to_string()))
     })
 }
 
@@ -238,8 +234,7 @@ pub unsafe extern "C" fn mcps_store_list_tools(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    boundary(err, || {
-        out_arg(out_json, "out_json")?;
+    string_out(err, out_json, "out_json", || {
         // SAFETY: pointers are NULL or valid (contract).
         let (store, service) = unsafe { (store_arg(s)?, opt_str_arg(service, "service")?) };
         let tools: Vec<Value> = store
@@ -253,10 +248,7 @@ pub unsafe extern "C" fn mcps_store_list_tools(
                 v
             })
             .collect();
-        let json = Value::Array(tools).to_string();
-        // SAFETY: `out_json` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out_json, to_owned_c_string(json)) };
-        Ok(())
+        Ok(Value::Array(tools).to_string())
     })
 }
 
@@ -317,30 +309,15 @@ pub unsafe extern "C" fn mcps_store_batch_call(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    boundary(err, || {
-        out_arg(out_json, "out_json")?;
+    string_out(err, out_json, "out_json", || {
         // SAFETY: pointers are NULL or valid (contract); NULL is refused.
         let (store, calls) = unsafe { (store_arg(s)?, json_arg(calls_json, "calls_json")?) };
         let Value::Array(items) = calls else {
             return Err(Failure::invalid("calls_json must be a JSON array"));
         };
-        let parsed: Vec<_> = items.iter().map(ToolCall::from_json).collect();
-        let valid: Vec<ToolCall> = parsed.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
-        let mut done = store.batch_call(&valid, &BatchOptions::default()).into_iter();
-        let out: Vec<Value> = parsed
-            .into_iter()
-            .map(|p| match p {
-                Ok(_) => done.next().map_or_else(
-                    || crate::exec::error_to_json(&crate::Error::Internal("batch item lost".into())),
-                    |r| result_to_json(&r),
-                ),
-                Err(e) => crate::exec::error_to_json(&e),
-            })
-            .collect();
-        let json = Value::Array(out).to_string();
-        // SAFETY: `out_json` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out_json, to_owned_c_string(json)) };
-        Ok(())
+        let calls = items.iter().map(ToolCall::from_json).collect();
+        let results = store.batch_call_items(calls, &BatchOptions::default());
+        Ok(Value::Array(results.iter().map(result_to_json).collect()).to_string())
     })
 }
 
@@ -361,13 +338,9 @@ pub unsafe extern "C" fn mcps_store_stats(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    boundary(err, || {
-        out_arg(out_json, "out_json")?;
+    string_out(err, out_json, "out_json", || {
         // SAFETY: `s` is NULL or a live store (contract).
-        let store = unsafe { store_arg(s) }?;
-        // SAFETY: `out_json` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out_json, to_owned_c_string(stats_json(store))) };
-        Ok(())
+        Ok(stats_json(unsafe { store_arg(s) }?))
     })
 }
 

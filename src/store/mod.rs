@@ -469,6 +469,26 @@ impl Store {
         crate::exec::run_batch(&self.inner, calls, options)
     }
 
+    /// Like [`Store::batch_call`] for calls that may have failed to parse
+    /// (a JSONL file, a C caller's JSON): the valid ones run as one batch, and
+    /// every item's outcome, parse errors included, comes back in input order.
+    pub fn batch_call_items(
+        &self,
+        calls: Vec<Result<crate::exec::ToolCall>>,
+        options: &crate::exec::BatchOptions,
+    ) -> Vec<crate::exec::CallResult> {
+        let valid: Vec<crate::exec::ToolCall> =
+            calls.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
+        let mut done = self.batch_call(&valid, options).into_iter();
+        calls
+            .into_iter()
+            .map(|c| match c {
+                Ok(_) => done.next().unwrap_or_else(|| Err(Error::Internal("batch item lost".into()))),
+                Err(e) => Err(e),
+            })
+            .collect()
+    }
+
     /// Starts a call in the background and returns its handle.
     ///
     /// Waits up to `submit_timeout` for a free slot when `max_concurrent_calls`

@@ -94,34 +94,22 @@ pub fn batch(store: &Store, args: &[String]) -> Result<ExitCode, Error> {
             });
         calls.push(call);
     }
+    // Chunks of calls (valid or not), so the progress bar moves during long files.
     let progress = Progress::new(Some(calls.len()));
-    let good: Vec<ToolCall> = calls.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
-    let batch_size = store.config().batch.default_batch_size.max(1) * 10;
-    let mut outcomes = Vec::with_capacity(good.len());
-    for chunk in good.chunks(batch_size) {
-        outcomes.extend(store.batch_call(chunk, &BatchOptions::default()));
-        progress.update(outcomes.len());
+    let chunk_size = store.config().batch.default_batch_size.max(1) * 10;
+    let mut results = Vec::with_capacity(calls.len());
+    let mut calls = calls.into_iter().peekable();
+    while calls.peek().is_some() {
+        let chunk: Vec<_> = calls.by_ref().take(chunk_size).collect();
+        results.extend(store.batch_call_items(chunk, &BatchOptions::default()));
+        progress.update(results.len());
     }
     progress.finish();
-    let mut outcomes = outcomes.into_iter();
     let mut out = std::io::stdout().lock();
-    let mut failed = false;
-    for call in calls {
-        let line = match call {
-            Ok(_) => match outcomes.next() {
-                Some(result) => {
-                    failed |= result.is_err();
-                    result_to_json(&result)
-                }
-                None => mcpstore::exec::error_to_json(&Error::Internal("missing result".into())),
-            },
-            Err(e) => {
-                failed = true;
-                mcpstore::exec::error_to_json(&e)
-            }
-        };
-        let _ = writeln!(out, "{line}");
+    for result in &results {
+        let _ = writeln!(out, "{}", result_to_json(result));
     }
+    let failed = results.iter().any(|r| r.is_err());
     Ok(if failed { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS })
 }
 
