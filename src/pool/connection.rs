@@ -69,7 +69,8 @@ struct Slot {
     session: Session,
     in_flight: AtomicUsize,
     uses: AtomicU64,
-    last_used: Mutex<Instant>,
+    /// When the last call on it ended (see [`Stamp`]): read on every pick, so no lock.
+    last_used: Stamp,
     last_checked: Mutex<Instant>,
     suspect: AtomicBool,
     checking: AtomicBool,
@@ -142,7 +143,7 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        *self.slot.last_used.lock() = Instant::now();
+        self.slot.last_used.set_now();
         self.slot.in_flight.fetch_sub(1 + self.extra, Ordering::SeqCst);
         if self.extra > 0 {
             self.pool.wake_all(); // a pipelined lease frees many slots at once
@@ -362,7 +363,7 @@ impl ConnectionPool {
                     session,
                     in_flight: AtomicUsize::new(0),
                     uses: AtomicU64::new(0),
-                    last_used: Mutex::new(now),
+                    last_used: Stamp::now(),
                     last_checked: Mutex::new(now),
                     suspect: AtomicBool::new(false),
                     checking: AtomicBool::new(false),
@@ -498,7 +499,7 @@ impl ConnectionPool {
         let mut i = 0;
         while i < st.slots.len() {
             let slot = &st.slots[i];
-            let idle_since = *slot.last_used.lock();
+            let idle_since = slot.last_used.get();
             if live > cfg.min_connections && slot.in_flight.load(Ordering::SeqCst) == 0 {
                 let idle_for = now.saturating_duration_since(idle_since);
                 if idle_for >= cfg.max_idle_time {
@@ -677,6 +678,30 @@ impl ConnectionPool {
     }
 }
 
+/// An instant stored in an atomic (nanoseconds since a process-wide origin).
+struct Stamp(AtomicU64);
+
+fn origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+impl Stamp {
+    fn now() -> Stamp {
+        let s = Stamp(AtomicU64::new(0));
+        s.set_now();
+        s
+    }
+
+    fn set_now(&self) {
+        self.0.store(origin().elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Instant {
+        origin() + Duration::from_nanos(self.0.load(Ordering::Relaxed))
+    }
+}
+
 /// The least-loaded usable session below the in-flight limit; ties go to the
 /// one used least recently, so warm sessions share the load. The caller
 /// claims it (increments `in_flight`) under the pool lock.
@@ -687,7 +712,7 @@ fn pick(slots: &[Arc<Slot>], max_in_flight: usize) -> Option<Arc<Slot>> {
         if n >= max_in_flight || !slot.usable() {
             continue;
         }
-        let used = *slot.last_used.lock();
+        let used = slot.last_used.get();
         let better = match best {
             None => true,
             Some((_, bn, bu)) => n < bn || (n == bn && used < bu),
