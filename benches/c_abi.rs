@@ -6,8 +6,9 @@
 //! * `cache_hit`: the read-only `add` tool answered from the result cache (no
 //!   I/O), which isolates the ABI's own cost (argument parsing, the panic
 //!   boundary, the result object, the JSON rendering);
-//! * `result_object`: the same cache hit with `mcps_result` objects from the
-//!   object pool against fresh allocations.
+//!
+//! The C functions are declared here as a C program declares them (from the
+//! linked library), not through Rust paths: the bench pays what C pays.
 //!
 //! Run with `cargo bench --bench c_abi`.
 
@@ -17,19 +18,49 @@ use std::ptr;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mcpstore::ffi::{
-    mcps_error, mcps_result, mcps_result_free, mcps_result_json, mcps_store, mcps_store_call_tool,
-    mcps_store_free, mcps_store_new, set_result_pooling,
-};
-use mcpstore::{ErrorCode, ServiceConfig, Store};
+use mcpstore::{CachePolicy, ErrorCode, ServiceConfig, Store};
 use serde_json::json;
 
-const DEMO: &str = env!("CARGO_BIN_EXE_mcpstore-demo-server");
+mod support;
 
-/// A C store with the demo server over stdio (one session).
+/// Opaque C handles, as `mcpstore.h` declares them.
+#[repr(C)]
+struct mcps_store {
+    _private: [u8; 0],
+}
+#[repr(C)]
+struct mcps_result {
+    _private: [u8; 0],
+}
+#[repr(C)]
+struct mcps_error {
+    _private: [u8; 0],
+}
+
+unsafe extern "C" {
+    fn mcps_store_new(
+        config: *const c_char,
+        out: *mut *mut mcps_store,
+        err: *mut *mut mcps_error,
+    ) -> ErrorCode;
+    fn mcps_store_free(store: *mut mcps_store);
+    fn mcps_store_call_tool(
+        store: *const mcps_store,
+        tool: *const c_char,
+        args: *const c_char,
+        out: *mut *mut mcps_result,
+        err: *mut *mut mcps_error,
+    ) -> ErrorCode;
+    fn mcps_result_json(result: *const mcps_result) -> *const c_char;
+    fn mcps_result_free(result: *mut mcps_result);
+}
+
+/// A C store with the demo server over stdio (one session); `add` is cached by policy.
 fn c_store() -> *mut mcps_store {
+    let demo = support::demo_bin();
     let config = format!(
-        r#"{{"mcpServers": {{"demo": {{"command": "{DEMO}"}}}}, "performance": {{"min_connections": 1, "max_connections": 1}}}}"#
+        r#"{{"mcpServers": {{"demo": {{"command": "{demo}", "cache": {{"tools": {{"add": {{"ttl": 300}}}}}}}}}},
+            "performance": {{"min_connections": 1, "max_connections": 1}}}}"#
     );
     let config = std::ffi::CString::new(config).unwrap_or_default();
     let mut store = ptr::null_mut();
@@ -40,13 +71,15 @@ fn c_store() -> *mut mcps_store {
     store
 }
 
-/// A Rust store with the demo server over stdio (one session).
+/// A Rust store with the demo server over stdio (one session); `add` is cached by policy.
 fn rust_store() -> Store {
     let pool = mcpstore::PoolConfig { min_connections: 1, max_connections: 1, ..Default::default() };
     let store = Store::builder().pool(pool).build().unwrap_or_else(|e| panic!("{e}"));
-    store
-        .add_service("demo", ServiceConfig::stdio(DEMO, Vec::<String>::new()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let config = ServiceConfig {
+        cache: CachePolicy { tools: [("add".to_owned(), Duration::from_secs(300))].into() },
+        ..ServiceConfig::stdio(support::demo_bin(), Vec::<String>::new())
+    };
+    store.add_service("demo", config).unwrap_or_else(|e| panic!("{e}"));
     store
 }
 
@@ -106,15 +139,6 @@ fn cache_hit(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("result_object");
-    for (name, pooled) in [("pooled", true), ("fresh_alloc", false)] {
-        set_result_pooling(pooled);
-        group.bench_function(format!("{name}_call_json_free"), |b| {
-            b.iter(|| black_box(c_call(cs, c"add", c"{\"a\": 1, \"b\": 2}", true)))
-        });
-    }
-    set_result_pooling(true);
-    group.finish();
     drop(rust);
     // SAFETY: the store is not used any more.
     unsafe { mcps_store_free(cs) };

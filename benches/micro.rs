@@ -2,7 +2,7 @@
 //! `tools/call`, the result cache (hit and miss), the object pool against a
 //! fresh allocation, and pool checkout under contention.
 //!
-//! Run: `cargo build --release --bin mcpstore-demo-server && cargo bench --bench micro`
+//! Run: `cargo build --release --bin mcpstore-demo-server && cargo bench --bench micro --features bench-internals`
 
 mod support;
 
@@ -11,25 +11,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mcpstore::protocol::jsonrpc::{parse_message, write_request};
-use mcpstore::{ObjectPool, ResultCache, ToolResult};
+use mcpstore::internals::{Incoming, ResultCache, encode_request, parse_message};
+use mcpstore::{ObjectPool, ToolResult};
 use serde_json::json;
 
 fn protocol(c: &mut Criterion) {
     let params = json!({"name": "echo", "arguments": {"message": "hello world"}});
     let mut buf = Vec::with_capacity(256);
-    c.bench_function("protocol/encode_tools_call", |b| {
-        b.iter(|| {
-            buf.clear();
-            write_request(&mut buf, black_box(42), "tools/call", Some(&params));
-            black_box(buf.len())
-        })
-    });
+    for (era, modern) in [("2025-11-25", false), ("2026-07-28", true)] {
+        c.bench_function(&format!("protocol/encode_tools_call/{era}"), |b| {
+            b.iter(|| {
+                buf.clear();
+                let encoded = serde_json::to_vec(black_box(&params)).expect("encode");
+                encode_request(&mut buf, black_box(42), "tools/call", &encoded, modern);
+                black_box(buf.len())
+            })
+        });
+    }
     let reply = br#"{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"hello world"}]}}"#;
     c.bench_function("protocol/decode_tools_call_result", |b| {
         b.iter(|| {
             let msg = parse_message(black_box(reply)).expect("parse");
-            let mcpstore::protocol::Incoming::Response { outcome: Ok(raw), .. } = msg else { panic!() };
+            let Incoming::Response { outcome: Ok(raw), .. } = msg else { panic!() };
             let r: ToolResult = serde_json::from_str(raw.get()).expect("result");
             black_box(r)
         })
@@ -37,12 +40,12 @@ fn protocol(c: &mut Criterion) {
 }
 
 fn cache(c: &mut Criterion) {
-    let cache = ResultCache::new(1000, Duration::from_secs(300));
+    let cache = ResultCache::new(1000, 64 << 20);
     let result =
         Arc::new(ToolResult { content: vec![json!({"type": "text", "text": "5"})], ..Default::default() });
     let args = json!({"a": 2, "b": 3});
     let key = ResultCache::key_for("demo", "add", &args);
-    cache.insert(key.clone(), "demo", result);
+    cache.insert(key.clone(), "demo", "add", result, 64, Duration::from_secs(300));
     c.bench_function("cache/hit_prepared_key", |b| b.iter(|| black_box(cache.get(black_box(&key)))));
     c.bench_function("cache/hit_with_key_building", |b| {
         b.iter(|| black_box(cache.get(&ResultCache::key_for("demo", "add", black_box(&args)))))
@@ -93,13 +96,16 @@ fn reply_channels(c: &mut Criterion) {
 
 fn checkout(c: &mut Criterion) {
     let store = support::stdio_store(2);
-    let pool = store.service("demo").expect("service").pool().clone();
     let mut g = c.benchmark_group("pool_checkout");
     g.measurement_time(Duration::from_secs(2));
-    g.bench_function("uncontended", |b| b.iter(|| drop(black_box(pool.acquire().expect("lease")))));
+    g.bench_function("uncontended", |b| {
+        b.iter(|| mcpstore::internals::checkout(black_box(&store), "demo").expect("lease"))
+    });
     g.bench_function("8_threads_contended_per_checkout", |b| {
         b.iter_custom(|iters| {
-            let elapsed = support::run_threads(8, iters * 8, |_| drop(pool.acquire().expect("lease")));
+            let elapsed = support::run_threads(8, iters * 8, |_| {
+                mcpstore::internals::checkout(&store, "demo").expect("lease")
+            });
             elapsed / 8
         })
     });

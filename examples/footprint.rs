@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use mcpstore::monitor::LiveObjects;
+use mcpstore::LiveObjects;
 use mcpstore::{BatchOptions, PerformanceConfig, ServiceConfig, Store, ToolCall};
 use serde_json::json;
 

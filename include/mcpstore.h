@@ -10,13 +10,17 @@
  * - Strings are NUL-terminated UTF-8. NULL where a value is required,
  *   invalid UTF-8 and malformed JSON give MCPS_ERR_INVALID_ARGUMENT.
  * - Handles: mcps_store (thread-safe: any thread may use it at once),
- *   mcps_result, mcps_call, mcps_queue, mcps_error. Each has a _free function;
- *   _free(NULL) is a no-op. Strings returned through `char **out_json` are
+ *   mcps_result, mcps_call, mcps_queue, mcps_cancel, mcps_event_queue,
+ *   mcps_error, mcps_reply (a handler's answer to give back once) and
+ *   mcps_authorization (an authorizer's answer to give back once). Each
+ *   has a _free function; _free(NULL) is a no-op. Strings returned through `char **out_json` are
  *   freed with mcps_string_free; strings returned as `const char *` belong
  *   to the handle that returned them.
  * - No panic or exception ever crosses into the caller: an internal bug
  *   gives MCPS_ERR_PANIC.
- * - Callbacks run on library worker threads, possibly concurrently.
+ * - Callbacks run on library threads (each function says which); replacing
+ *   or removing a callback or handler returns only after a running
+ *   invocation of the old one returned.
  *
  * Documentation: docs/c-api.md.
  */
@@ -68,6 +72,22 @@ typedef enum {
      */
     MCPS_ERR_AMBIGUOUS_TOOL = 104,
     /**
+     * No prompt has that name.
+     */
+    MCPS_ERR_PROMPT_NOT_FOUND = 105,
+    /**
+     * A bare prompt name matches several services.
+     */
+    MCPS_ERR_AMBIGUOUS_PROMPT = 106,
+    /**
+     * No service serves that resource URI.
+     */
+    MCPS_ERR_RESOURCE_NOT_FOUND = 107,
+    /**
+     * Several services could serve that resource URI.
+     */
+    MCPS_ERR_AMBIGUOUS_RESOURCE = 108,
+    /**
      * I/O or connection failure.
      */
     MCPS_ERR_TRANSPORT = 200,
@@ -79,6 +99,10 @@ typedef enum {
      * The session, service or store is closed.
      */
     MCPS_ERR_CLOSED = 202,
+    /**
+     * OAuth authorization failed (discovery, registration, login, token, scope).
+     */
+    MCPS_ERR_AUTH = 203,
     /**
      * The server sent an invalid message.
      */
@@ -126,12 +150,30 @@ typedef enum {
 } mcps_status;
 
 /**
+ * One authorization waiting for its answer, handed to the store's
+ * authorizer callback (`mcps_authorizer_callback`). Owned by the callback
+ * from the moment it is called: it must be given back exactly once, by
+ * `mcps_authorization_redirect`, `mcps_authorization_fail` or
+ * `mcps_authorization_free`, from any thread, during the callback or later.
+ * Not thread-safe: one thread at a time.
+ */
+typedef struct mcps_authorization mcps_authorization;
+
+/**
  * A background call's handle, from `mcps_store_submit`; freed with
  * `mcps_call_free`. It stays valid after the store is freed (the call then
  * completes with `MCPS_ERR_CLOSED`). Any thread may wait on or cancel it,
  * also several at once.
  */
 typedef struct mcps_call mcps_call;
+
+/**
+ * A cancel token: cancelling it stops every call that was given it (the
+ * waiting thread returns `MCPS_ERR_CANCELLED` at once and the server is
+ * told). Made by `mcps_cancel_new`, freed by `mcps_cancel_free`; calls keep
+ * what they need, so it may be freed while they run. Thread-safe.
+ */
+typedef struct mcps_cancel mcps_cancel;
 
 /**
  * An error: its status, a message for people, and the server's JSON-RPC
@@ -144,12 +186,31 @@ typedef struct mcps_call mcps_call;
 typedef struct mcps_error mcps_error;
 
 /**
+ * A queue of the store's events: every event from its creation on, in
+ * order, until it is freed. Bounded (4096 events): when it is full, new
+ * events are dropped and counted (`mcps_event_queue_dropped`). Made by
+ * `mcps_store_event_queue_new`, freed by `mcps_event_queue_free`.
+ * Thread-safe; it stays valid after its store is freed (then, once
+ * drained, `mcps_event_queue_next` gives `MCPS_ERR_CLOSED`).
+ */
+typedef struct mcps_event_queue mcps_event_queue;
+
+/**
  * A completion queue: many submissions tagged with a `uint64_t`, their
  * completions handed out in the order they finish. Created by
  * `mcps_queue_new`, freed by `mcps_queue_free`. Thread-safe; it stays
  * valid after its store is freed (submissions then fail with `MCPS_ERR_CLOSED`).
  */
 typedef struct mcps_queue mcps_queue;
+
+/**
+ * A server's request waiting for its answer, handed to a handler
+ * (`mcps_handler_callback`). Owned by the handler from the moment it is
+ * called: it must be given back exactly once, by `mcps_reply_result`,
+ * `mcps_reply_error` or `mcps_reply_free`, from any thread, during the
+ * callback or later. Not thread-safe: one thread at a time.
+ */
+typedef struct mcps_reply mcps_reply;
 
 /**
  * A tool's result (an MCP `CallToolResult`), owned by the caller.
@@ -172,10 +233,39 @@ typedef struct mcps_result mcps_result;
 typedef struct mcps_store mcps_store;
 
 /**
+ * Called with each event (JSON, borrowed for the call); see `mcps_store_on_event`.
+ */
+typedef void (*mcps_event_callback)(void *userdata, const char *event_json);
+
+/**
  * Called with a memory sample (JSON, borrowed for the call) when memory
- * exceeds the threshold.
+ * crosses the threshold; see `mcps_store_on_memory_pressure`.
  */
 typedef void (*mcps_pressure_callback)(void *userdata, const char *sample_json);
+
+/**
+ * The store's authorizer, a C function: `service`, `url` (the authorization
+ * URL to take the user agent to) and `redirect_uri` (where the
+ * authorization server sends it back) are lent for the call; `timeout_ms`
+ * is the time left until the library stops waiting; `authorization` is the
+ * callback's, to answer exactly once (see `mcps_authorization_redirect`).
+ */
+typedef void (*mcps_authorizer_callback)(void *userdata,
+                                         const char *service,
+                                         const char *url,
+                                         const char *redirect_uri,
+                                         uint64_t timeout_ms,
+                                         mcps_authorization *authorization);
+
+/**
+ * A handler for a server's request: `service` (the service whose server
+ * asks) and `request_json` (the request's params) are lent for the call;
+ * `reply` is the handler's to answer exactly once (see `mcps_reply`).
+ */
+typedef void (*mcps_handler_callback)(void *userdata,
+                                      const char *service,
+                                      const char *request_json,
+                                      mcps_reply *reply);
 
 /**
  * A callback run once when a background call finishes.
@@ -185,9 +275,11 @@ typedef void (*mcps_pressure_callback)(void *userdata, const char *sample_json);
  * `result` is NULL and `error` describes the failure. Both are lent for
  * the duration of the callback only: never free them, copy what you need.
  *
- * Runs on a library worker thread (never the thread that submitted), may
- * run concurrently with other callbacks, must not block for long (it holds
- * a worker), and must not unwind (throw, longjmp) into the library.
+ * Runs on the store's dispatch thread (never the thread that submitted, never
+ * a thread that reads from a server): callbacks run one at a time, in the
+ * order their calls finished, so one that blocks delays the others (but
+ * never a server's replies); it may call the library, the same service
+ * included. It must not unwind (throw, longjmp) into the library.
  */
 typedef void (*mcps_callback)(void *userdata,
                               mcps_status status,
@@ -197,6 +289,71 @@ typedef void (*mcps_callback)(void *userdata,
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Fails the authorization (the user refused, the browser could not be
+ * opened, ...): the login or call that waits for it fails with
+ * `MCPS_ERR_AUTH` and `message` (NULL: a generic one). Frees
+ * `authorization` (whatever the status, except for `authorization == NULL`).
+ *
+ * Returns `MCPS_OK` when the failure was delivered;
+ * `MCPS_ERR_INVALID_ARGUMENT` when `message` is not UTF-8 (a generic
+ * message was delivered); `MCPS_ERR_TIMEOUT` when nobody waits any more.
+ * Threads: any.
+ *
+ * # Safety
+ * `authorization` is NULL or a live authorization that is not used after
+ * this call; `message` is NULL or a NUL-terminated string; `err` is NULL or
+ * points to writable memory.
+ */
+mcps_status mcps_authorization_fail(mcps_authorization *authorization,
+                                    const char *message,
+                                    mcps_error **err);
+
+/**
+ * Frees an authorization without answering: one still waited for fails
+ * (`MCPS_ERR_AUTH`) at once. `mcps_authorization_free(NULL)` does nothing.
+ *
+ * A second free of the same handle (or a pointer that is no live authorization)
+ * is detected and does nothing (docs/c-api.md, "Freeing twice").
+ * Ownership: takes `authorization`. Threads: any, but only once per authorization.
+ *
+ * # Safety
+ * `authorization` is NULL or a live authorization that is not used after this call.
+ */
+void mcps_authorization_free(mcps_authorization *authorization);
+
+/**
+ * Whether the library still waits for this authorization's answer: false
+ * once its `timeout_ms` passed (answering now gives `MCPS_ERR_TIMEOUT`).
+ * False for NULL. Ownership: borrows `authorization`. Threads: any.
+ *
+ * # Safety
+ * `authorization` is NULL or a live authorization.
+ */
+bool mcps_authorization_is_pending(const mcps_authorization *authorization);
+
+/**
+ * Answers the authorization with the URL the authorization server
+ * redirected the user agent to (`redirect_uri?code=...&state=...`, or with
+ * `error=...`), and frees `authorization` (whatever the status, except for
+ * `authorization == NULL`). The library checks it (endpoint, `state`,
+ * issuer) and exchanges the code; a bad redirect fails the login or call
+ * with `MCPS_ERR_AUTH`, not this function.
+ *
+ * Returns `MCPS_OK` when the answer was delivered; `MCPS_ERR_INVALID_ARGUMENT`
+ * when `redirect_url` is NULL or not UTF-8 (the authorization fails);
+ * `MCPS_ERR_TIMEOUT` when nobody waits any more (its `timeout_ms` passed).
+ * Threads: any.
+ *
+ * # Safety
+ * `authorization` is NULL or a live authorization that is not used after
+ * this call; `redirect_url` is NULL or a NUL-terminated string; `err` is
+ * NULL or points to writable memory.
+ */
+mcps_status mcps_authorization_redirect(mcps_authorization *authorization,
+                                        const char *redirect_url,
+                                        mcps_error **err);
 
 /**
  * Cancels a background call: the server is told, and the call completes
@@ -213,6 +370,8 @@ mcps_status mcps_call_cancel(mcps_call *call);
  * Frees a call handle; the call itself goes on (and its callback still
  * runs). `mcps_call_free(NULL)` does nothing.
  *
+ * A second free of the same handle (or a pointer that is no live call handle)
+ * is detected and does nothing (docs/c-api.md, "Freeing twice").
  * Ownership: takes `call`. Threads: any, but no other thread may use the
  * handle during or after this call.
  *
@@ -243,6 +402,44 @@ mcps_status mcps_call_wait(mcps_call *call,
                            mcps_error **err);
 
 /**
+ * Cancels every call holding `t`, and every later call given it. Returns
+ * `MCPS_OK`, or `MCPS_ERR_INVALID_ARGUMENT` for NULL. Threads: any.
+ *
+ * # Safety
+ * `t` is NULL or a live token.
+ */
+mcps_status mcps_cancel_cancel(const mcps_cancel *t);
+
+/**
+ * Frees a token (calls that hold it are not cancelled). `mcps_cancel_free(NULL)` does nothing.
+ *
+ * A second free of the same handle (or a pointer that is no live token)
+ * is detected and does nothing (docs/c-api.md, "Freeing twice").
+ * Ownership: takes `t`. Threads: any, but only once per token.
+ *
+ * # Safety
+ * `t` is NULL or a live token, not used by another thread during or after this call.
+ */
+void mcps_cancel_free(mcps_cancel *t);
+
+/**
+ * Whether `t` was cancelled (false for NULL). Threads: any.
+ *
+ * # Safety
+ * `t` is NULL or a live token.
+ */
+bool mcps_cancel_is_cancelled(const mcps_cancel *t);
+
+/**
+ * Makes a cancel token and writes it to `*out`; the caller frees it with
+ * `mcps_cancel_free`. Threads: any.
+ *
+ * # Safety
+ * `out` points to writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_cancel_new(mcps_cancel **out, mcps_error **err);
+
+/**
  * The status of an error (never `MCPS_OK`).
  *
  * Ownership: borrows `e`. Threads: any. `e == NULL` gives `MCPS_ERR_INVALID_ARGUMENT`.
@@ -255,6 +452,8 @@ mcps_status mcps_error_code(const mcps_error *e);
 /**
  * Frees an error object handed out by the library. `mcps_error_free(NULL)` does nothing.
  *
+ * A second free of the same handle (or a pointer that is no live error object)
+ * is detected and does nothing (docs/c-api.md, "Freeing twice").
  * Ownership: takes `e`; do not use it afterwards. Never free an error that
  * was only lent to a callback. Threads: any, but only once per error.
  *
@@ -285,9 +484,54 @@ const char *mcps_error_message(const mcps_error *e);
 int64_t mcps_error_rpc_code(const mcps_error *e);
 
 /**
+ * How many events the queue dropped because it was full (0 for NULL).
+ * Threads: any.
+ *
+ * # Safety
+ * `q` is NULL or a live queue.
+ */
+uint64_t mcps_event_queue_dropped(const mcps_event_queue *q);
+
+/**
+ * Frees an event queue; events not taken yet are dropped.
+ * `mcps_event_queue_free(NULL)` does nothing.
+ *
+ * A second free of the same handle (or a pointer that is no live event queue)
+ * is detected and does nothing (docs/c-api.md, "Freeing twice").
+ * Ownership: takes `q`. Threads: any, but no other thread may use the
+ * queue during or after this call.
+ *
+ * # Safety
+ * `q` is NULL or a live queue that no other thread uses any more.
+ */
+void mcps_event_queue_free(mcps_event_queue *q);
+
+/**
+ * Takes the next event, waiting up to `timeout_ms` milliseconds (0: do not
+ * wait; `UINT64_MAX`: no limit).
+ *
+ * Returns `MCPS_OK` and writes the event (JSON, as for
+ * `mcps_store_on_event`) as a new string to `*out_json`, which the caller
+ * frees with `mcps_string_free`; `MCPS_ERR_NOT_READY` (writing nothing)
+ * when no event came in time; `MCPS_ERR_CLOSED` when the store was freed
+ * and every event before that was taken. Threads: any, also several at
+ * once (each event goes to one of them).
+ *
+ * # Safety
+ * `q` is a live queue; `out_json` points to writable memory; `err` is NULL
+ * or points to writable memory.
+ */
+mcps_status mcps_event_queue_next(const mcps_event_queue *q,
+                                  uint64_t timeout_ms,
+                                  char **out_json,
+                                  mcps_error **err);
+
+/**
  * Frees a completion queue; completions not taken yet are dropped (their
  * calls go on). `mcps_queue_free(NULL)` does nothing.
  *
+ * A second free of the same handle (or a pointer that is no live queue)
+ * is detected and does nothing (docs/c-api.md, "Freeing twice").
  * Ownership: takes `q`. Threads: any, but no other thread may use the
  * queue during or after this call.
  *
@@ -361,16 +605,131 @@ mcps_status mcps_queue_submit(const mcps_queue *q,
                               mcps_error **err);
 
 /**
+ * Like `mcps_queue_submit`, with per-call options and an optional cancel
+ * token. Threads: any, also several at once.
+ *
+ * # Safety
+ * As for `mcps_queue_submit`; `options_json` is NULL or a NUL-terminated
+ * string; `cancel` is NULL or a live token.
+ */
+mcps_status mcps_queue_submit_with(const mcps_queue *q,
+                                   const char *tool,
+                                   const char *args_json,
+                                   const char *options_json,
+                                   const mcps_cancel *cancel,
+                                   uint64_t tag,
+                                   mcps_error **err);
+
+/**
+ * Answers the request with a JSON-RPC error (`code`, e.g. -1 for a user who
+ * refused, -32603 for a failure; `message` for people, NULL for a generic
+ * one) and frees `reply` (whatever the status, except for `reply == NULL`).
+ *
+ * Returns `MCPS_OK` when the server was answered; `MCPS_ERR_INVALID_ARGUMENT`
+ * when `message` is not UTF-8 (the server got `code` with a generic
+ * message); `MCPS_ERR_TIMEOUT` when the request had been answered already.
+ * Threads: any.
+ *
+ * # Safety
+ * `reply` is NULL or a live reply that is not used after this call;
+ * `message` is NULL or a NUL-terminated string; `err` is NULL or points to
+ * writable memory.
+ */
+mcps_status mcps_reply_error(mcps_reply *reply,
+                             int64_t code,
+                             const char *message,
+                             mcps_error **err);
+
+/**
+ * Frees a reply without answering: a request still waiting is answered
+ * with an internal error (-32603) at once. For a handler that decides not
+ * to answer, and for a reply whose request timed out.
+ * `mcps_reply_free(NULL)` does nothing.
+ *
+ * A second free of the same handle (or a pointer that is no live reply)
+ * is detected and does nothing (docs/c-api.md, "Freeing twice").
+ * Ownership: takes `reply`. Threads: any, but only once per reply.
+ *
+ * # Safety
+ * `reply` is NULL or a live reply that is not used after this call.
+ */
+void mcps_reply_free(mcps_reply *reply);
+
+/**
+ * Whether the request still waits for this reply's answer: false once its
+ * `handler_timeout` passed (the server got an error; answering now gives
+ * `MCPS_ERR_TIMEOUT`) or the store was freed. False for NULL.
+ * Ownership: borrows `reply`. Threads: any.
+ *
+ * # Safety
+ * `reply` is NULL or a live reply.
+ */
+bool mcps_reply_is_pending(const mcps_reply *reply);
+
+/**
+ * Answers the request with its result and frees `reply` (whatever the
+ * status, except for `reply == NULL`). `result_json` is the MCP result
+ * object of the request: a `CreateMessageResult` for sampling
+ * (`{"role": "assistant", "content": {"type": "text", "text": ...}, "model": ..., "stopReason"?}`),
+ * an `ElicitResult` for elicitation (`{"action": "accept", "content": {...}}`,
+ * or `"decline"` / `"cancel"` without content), `{"roots": [{"uri": "file://...", "name"?}]}`
+ * for roots.
+ *
+ * An accepted elicitation's content gets the requested schema's defaults
+ * for what it lacks and is checked against the schema; content that does
+ * not fit is sent to the server as an error instead (and logged as a
+ * warning), and this function still returns `MCPS_OK`.
+ *
+ * Returns `MCPS_OK` when the server was answered; `MCPS_ERR_INVALID_ARGUMENT`
+ * when `reply` was given back already (detected, nothing happens), when `result_json` is NULL, not UTF-8, not JSON or not a result of the
+ * request's kind (the server was sent an error instead); `MCPS_ERR_TIMEOUT`
+ * when the request had been answered already (its `handler_timeout` passed,
+ * or the store was freed). Threads: any.
+ *
+ * # Safety
+ * `reply` is NULL or a live reply that is not used after this call;
+ * `result_json` is NULL or a NUL-terminated string; `err` is NULL or points
+ * to writable memory.
+ */
+mcps_status mcps_reply_result(mcps_reply *reply,
+                              const char *result_json,
+                              mcps_error **err);
+
+/**
+ * How old a result from the cache is, in milliseconds; -1 for a result that
+ * came from the server (or `r == NULL`).
+ *
+ * Ownership: borrows `r`. Threads: any.
+ *
+ * # Safety
+ * `r` is NULL or a live result (owned, or lent to the running callback).
+ */
+int64_t mcps_result_cache_age_ms(const mcps_result *r);
+
+/**
  * Frees an owned result: it goes back to the library's object pool, and
  * the strings it lent become invalid. `mcps_result_free(NULL)` does nothing.
  *
- * Ownership: takes `r`. Never free a result lent to a callback.
+ * Ownership: takes `r`. Never free a result lent to a callback. Freeing a
+ * result twice is undefined behaviour and not detected (results are pooled).
  * Threads: any, but only once per result.
  *
  * # Safety
  * `r` is NULL or an owned result that has not been freed.
  */
 void mcps_result_free(mcps_result *r);
+
+/**
+ * Whether the result came from the result cache (the call did not reach
+ * the server). Only calls with a cache key or a service cache policy are
+ * ever served from the cache.
+ *
+ * Ownership: borrows `r`. Threads: any. `r == NULL` gives false.
+ *
+ * # Safety
+ * `r` is NULL or a live result (owned, or lent to the running callback).
+ */
+bool mcps_result_from_cache(const mcps_result *r);
 
 /**
  * Whether the tool reported an error (`isError: true`): the call worked
@@ -387,6 +746,17 @@ bool mcps_result_is_error(const mcps_result *r);
  * The result as JSON text: the `CallToolResult` object as the server sent
  * it (`content`, `structuredContent`, `isError`, `_meta`, ...).
  *
+ * Bytes: exactly the bytes of the `result` member of the server's JSON-RPC
+ * response, as received (whitespace, key order, number spelling and string
+ * escapes as the server wrote them), followed by a NUL; the library neither
+ * parses nor re-serialises them for this call. A result served from the
+ * cache gives the bytes it was first received with. No `_mcpstore` member
+ * is added here: see `mcps_result_from_cache`, `mcps_result_cache_age_ms`
+ * and `mcps_result_schema_mismatch` (`mcps_store_batch_call` items carry
+ * it). Only a result that never came as bytes (built by the library) is
+ * serialised, compactly. The first call copies the bytes; later calls
+ * return the same pointer.
+ *
  * Ownership: the string belongs to `r` and lives as long as `r`; do not
  * free it. Threads: any, also several at once. `r == NULL` gives NULL.
  *
@@ -394,6 +764,20 @@ bool mcps_result_is_error(const mcps_result *r);
  * `r` is NULL or a live result (owned, or lent to the running callback).
  */
 const char *mcps_result_json(const mcps_result *r);
+
+/**
+ * Why the result's `structuredContent` does not fit the `outputSchema` the
+ * tool declares (a message for people), or NULL when it fits, the tool
+ * declares none, or `r == NULL`. The result is still returned as the
+ * server sent it.
+ *
+ * Ownership: the string belongs to `r` and lives as long as `r`; do not
+ * free it. Threads: any, also several at once.
+ *
+ * # Safety
+ * `r` is NULL or a live result (owned, or lent to the running callback).
+ */
+const char *mcps_result_schema_mismatch(const mcps_result *r);
 
 /**
  * The text of the result's `text` content items, joined with newlines
@@ -445,6 +829,72 @@ mcps_status mcps_store_apply_performance(const mcps_store *s,
                                          mcps_error **err);
 
 /**
+ * Authorizes `service` anew (an HTTP service with OAuth: an `mcpServers`
+ * entry with `"url"` and no static `Authorization` header, its `"auth"`
+ * entry optional) through the store's authorizer (`mcps_store_set_authorizer`,
+ * `mcps_store_use_headless_authorizer`), else the built-in loopback one (it
+ * prints the authorization URL on stderr, opens a browser where it can and
+ * waits for the redirect on 127.0.0.1), whatever token is stored. For
+ * `"type": "client_credentials"` it gets a token without a user. Then the
+ * service connects, if it had failed for want of a login.
+ *
+ * Waits up to `timeout_ms` (0: 5 minutes) for the whole login. On success
+ * writes the new status (as `mcps_store_auth_status` describes it) to
+ * `*out_json` unless `out_json` is NULL; the caller frees it with
+ * `mcps_string_free`. Fails with `MCPS_ERR_SERVICE_NOT_FOUND` for an unknown
+ * service, `MCPS_ERR_CONFIG` for a service without OAuth (stdio, `"type":
+ * "none"`, a static `Authorization` header), `MCPS_ERR_AUTH` when a step of
+ * the authorization fails (the message names it). Blocks the calling
+ * thread. Threads: any; not from inside the authorizer callback.
+ *
+ * # Safety
+ * `s` is a live store; `service` is a NUL-terminated string (NULL is
+ * refused); `out_json` is NULL or points to writable memory; `err` is NULL
+ * or points to writable memory.
+ */
+mcps_status mcps_store_auth_login(const mcps_store *s,
+                                  const char *service,
+                                  uint64_t timeout_ms,
+                                  char **out_json,
+                                  mcps_error **err);
+
+/**
+ * Forgets `service`'s OAuth credential, in memory and in the token store
+ * (the credentials file, `mcpstore/credentials.json` in the user's
+ * configuration directory); its sessions authorize again when the server
+ * next refuses them. A service without OAuth has nothing to forget
+ * (`MCPS_OK`); an unknown one gives `MCPS_ERR_SERVICE_NOT_FOUND`. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `service` is a NUL-terminated string (NULL is
+ * refused); `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_auth_logout(const mcps_store *s, const char *service, mcps_error **err);
+
+/**
+ * `service`'s authorization now, without network and without secrets, as
+ * a JSON object: `{"service", "mode": "oauth" | "client_credentials" |
+ * "none", "authorized": bool, "issuer": string | null, "resource": string |
+ * null, "client_id": string | null, "scopes": [string], "expires_at": unix
+ * seconds | null, "renewable": bool}` (`mode` `"none"` for a service without
+ * OAuth; `renewable`: a refresh token or client credentials renew it without
+ * a user). No token or secret is ever part of it.
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. An unknown service gives `MCPS_ERR_SERVICE_NOT_FOUND`.
+ * Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `service` is a NUL-terminated string (NULL is
+ * refused); `out_json` points to writable memory; `err` is NULL or points
+ * to writable memory.
+ */
+mcps_status mcps_store_auth_status(const mcps_store *s,
+                                   const char *service,
+                                   char **out_json,
+                                   mcps_error **err);
+
+/**
  * Runs many calls with bounded parallelism and waits for all of them.
  *
  * `calls_json` is a JSON array of `{"tool": NAME, "arguments": {...},
@@ -452,6 +902,15 @@ mcps_status mcps_store_apply_performance(const mcps_store *s,
  * in input order whose items are either a `CallToolResult` or
  * `{"error": {"code": STATUS, "kind", "message", "rpc_code"?}}`; one call's
  * failure (a malformed item included) does not fail the batch.
+ *
+ * Bytes: each result is the server's own bytes of its `result` member, as
+ * received (as `mcps_result_json` gives them), not parsed or re-serialised;
+ * a result from the cache, or one that does not fit the tool's
+ * `outputSchema`, has `"_mcpstore": {"cache": {"hit": true, "age_ms": N}}`
+ * and/or `"schema_mismatch": "..."` added as its last member (were the
+ * server's result to carry an `_mcpstore` member itself, that item is
+ * re-serialised with the library's one in its place). Items are separated
+ * by `,` with no other whitespace.
  *
  * The caller frees `*out_json` with `mcps_string_free`. Blocks the calling
  * thread. Threads: any; the store is thread-safe.
@@ -470,9 +929,11 @@ mcps_status mcps_store_batch_call(const mcps_store *s,
  * Calls a tool and waits for its result.
  *
  * `tool` is `service.tool`, `service_tool` or a bare name unique across
- * services; `args_json` is a JSON object (NULL means `{}`). Read-only tools
- * are answered from the result cache when they can be. A tool that reports
- * an error is a success (`MCPS_OK`) with `mcps_result_is_error` true.
+ * services; `args_json` is a JSON object (NULL means `{}`). The result cache
+ * answers only calls that asked for it (a cache key, see
+ * `mcps_store_call_tool_with`, or the service's `cache` policy in the config).
+ * A tool that reports an error is a success (`MCPS_OK`) with
+ * `mcps_result_is_error` true.
  *
  * On success writes a new result to `*out`; the caller frees it with
  * `mcps_result_free`. Blocks the calling thread (up to the store's
@@ -490,6 +951,24 @@ mcps_status mcps_store_call_tool(const mcps_store *s,
                                  mcps_error **err);
 
 /**
+ * Like `mcps_store_call_tool`, with per-call options (`options_json`, see
+ * above; NULL for the defaults) and an optional cancel token (`cancel`,
+ * NULL for none). The result says whether it came from the cache
+ * (`mcps_result_from_cache`, `mcps_result_cache_age_ms`). Threads: any.
+ *
+ * # Safety
+ * As for `mcps_store_call_tool`; `options_json` is NULL or a NUL-terminated
+ * string; `cancel` is NULL or a live token.
+ */
+mcps_status mcps_store_call_tool_with(const mcps_store *s,
+                                      const char *tool,
+                                      const char *args_json,
+                                      const char *options_json,
+                                      const mcps_cancel *cancel,
+                                      mcps_result **out,
+                                      mcps_error **err);
+
+/**
  * Empties the result cache. `s == NULL` gives `MCPS_ERR_INVALID_ARGUMENT`.
  *
  * Threads: any; the store is thread-safe.
@@ -500,15 +979,62 @@ mcps_status mcps_store_call_tool(const mcps_store *s,
 mcps_status mcps_store_clear_cache(const mcps_store *s);
 
 /**
+ * Suggests values for the argument `argument` (typed so far: `value`) of a
+ * prompt or a resource template. `ref_json` names what is completed:
+ * `{"type": "ref/prompt", "name": PROMPT}` (resolved like
+ * `mcps_store_get_prompt`, within `service` when it is not NULL) or
+ * `{"type": "ref/resource", "uri": TEMPLATE}` (the template's URI, on
+ * `service` or the one service that has it). `context_json` is a JSON
+ * object of the arguments already chosen (NULL means `{}`).
+ *
+ * Writes the MCP completion as JSON: `{"values": [...], "total"?, "hasMore"}`.
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Blocks the calling thread. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `service` and `context_json` are NULL or
+ * NUL-terminated strings; `ref_json`, `argument` and `value` are
+ * NUL-terminated strings (NULL is refused); `out_json` points to writable
+ * memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_complete(const mcps_store *s,
+                                const char *service,
+                                const char *ref_json,
+                                const char *argument,
+                                const char *value,
+                                const char *context_json,
+                                char **out_json,
+                                mcps_error **err);
+
+/**
+ * Creates a queue of every event of the store from now on (see
+ * `mcps_event_queue`); any number of queues may exist at once, each gets
+ * every event.
+ *
+ * On success writes a new queue to `*out`; the caller frees it with
+ * `mcps_event_queue_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `out` points to writable memory; `err` is NULL or
+ * points to writable memory.
+ */
+mcps_status mcps_store_event_queue_new(const mcps_store *s,
+                                       mcps_event_queue **out,
+                                       mcps_error **err);
+
+/**
  * Frees a store: closes every session, ends its child processes and threads.
  * `mcps_store_free(NULL)` does nothing.
  *
- * Background calls still pending complete with `MCPS_ERR_CLOSED` (or
- * `MCPS_ERR_CANCELLED`): their callbacks still run, on a library worker
- * thread, possibly after this function returned, so their `userdata` must
- * stay valid until then; their `mcps_call` handles and completion queues
- * stay valid until freed. Blocks until the sessions are closed.
+ * Background calls still pending complete with `MCPS_ERR_CLOSED` and their
+ * servers are sent a cancellation: their callbacks still run, on a library
+ * worker thread, possibly after this function returned, so their `userdata`
+ * must stay valid until then; their `mcps_call` handles and completion
+ * queues stay valid until freed. Blocks until the sessions are closed (and
+ * a running memory-pressure callback, event callback or handler returned).
  *
+ * A second free of the same handle (or a pointer that is no live store)
+ * is detected and does nothing (docs/c-api.md, "Freeing twice").
  * Ownership: takes `store`. Threads: any, but no other thread may use the
  * store during or after this call.
  *
@@ -518,8 +1044,107 @@ mcps_status mcps_store_clear_cache(const mcps_store *s);
 void mcps_store_free(mcps_store *store);
 
 /**
+ * Gets a prompt by name (`service.prompt`, `service_prompt` or a bare name
+ * unique across services) with its arguments: `args_json` is a JSON object
+ * of argument names to values (strings; other JSON values are sent as their
+ * text; NULL means `{}`). Writes the MCP `GetPromptResult` as JSON:
+ * `{"description"?, "messages": [{"role", "content": {...}}]}`.
+ * `MCPS_ERR_PROMPT_NOT_FOUND` (with suggestions) or
+ * `MCPS_ERR_AMBIGUOUS_PROMPT` (with the candidates) when the name does not
+ * name one prompt. Blocks the calling thread (up to the store's `call_timeout`).
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `name` is a NUL-terminated string (NULL is refused);
+ * `args_json` is NULL or a NUL-terminated string; `out_json` points to
+ * writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_get_prompt(const mcps_store *s,
+                                  const char *name,
+                                  const char *args_json,
+                                  char **out_json,
+                                  mcps_error **err);
+
+/**
+ * Like `mcps_store_get_prompt`, with per-call options (`options_json` as
+ * for `mcps_store_call_tool_with`; only `timeout_ms` applies, NULL for the
+ * defaults) and an optional cancel token (`cancel`, NULL for none).
+ * Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * As for `mcps_store_get_prompt`; `options_json` is NULL or a
+ * NUL-terminated string; `cancel` is NULL or a live token.
+ */
+mcps_status mcps_store_get_prompt_with(const mcps_store *s,
+                                       const char *name,
+                                       const char *args_json,
+                                       const char *options_json,
+                                       const mcps_cancel *cancel,
+                                       char **out_json,
+                                       mcps_error **err);
+
+/**
+ * The prompts of one service (`service`), or of every service (`service ==
+ * NULL`), as a JSON array of MCP `Prompt` objects (`name`, `title`,
+ * `description`, `arguments: [{"name", "description", "required"}]`, ...),
+ * each with an added `"service"` field. Waits for services that are still connecting.
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string;
+ * `out_json` points to writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_list_prompts(const mcps_store *s,
+                                    const char *service,
+                                    char **out_json,
+                                    mcps_error **err);
+
+/**
+ * The resource templates of one service (`service`), or of every service
+ * (`service == NULL`), as a JSON array of MCP `ResourceTemplate` objects
+ * (`uriTemplate`, `name`, `title`, `description`, `mimeType`, ...), each
+ * with an added `"service"` field. Waits for services that are still connecting.
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string;
+ * `out_json` points to writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_list_resource_templates(const mcps_store *s,
+                                               const char *service,
+                                               char **out_json,
+                                               mcps_error **err);
+
+/**
+ * The resources of one service (`service`), or of every service (`service
+ * == NULL`), as a JSON array of MCP `Resource` objects (`uri`, `name`,
+ * `title`, `description`, `mimeType`, `size`, ...), each with an added
+ * `"service"` field. Waits for services that are still connecting.
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string;
+ * `out_json` points to writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_list_resources(const mcps_store *s,
+                                      const char *service,
+                                      char **out_json,
+                                      mcps_error **err);
+
+/**
  * The services as a JSON array of `{"name", "transport", "state",
- * "last_error", "server_info", "protocol_version", "tool_count", "sessions"}`.
+ * "last_error", "server_info", "protocol_version", "tool_count",
+ * "resource_count", "template_count", "prompt_count", "sessions",
+ * "listening"}` (`listening`: the state of each HTTP session's listening
+ * stream, `[{"state", "reconnects", "last_error"}]`; empty for stdio).
  *
  * On success writes a new string to `*out_json`; the caller frees it with
  * `mcps_string_free`. Threads: any; the store is thread-safe.
@@ -593,8 +1218,14 @@ mcps_status mcps_store_monitor_stop(const mcps_store *s);
 
 /**
  * Creates a store from the text of an `mcp.json` file:
- * `{"mcpServers": {NAME: {"command", "args", "env", "cwd"} | {"url", "headers"}}, "performance": {...}}`;
+ * `{"mcpServers": {NAME: {"command", "args", "env", "cwd", "inheritEnv"} | {"url", "headers", "auth"}}, "performance": {...}}`;
  * `MCPSTORE_*` environment variables override its `performance` settings.
+ * An HTTP service without a static `Authorization` header uses OAuth when
+ * its server asks for it; `"auth"` configures it (`{"type": "oauth" |
+ * "client_credentials" | "none", "client_id", "client_secret_env",
+ * "scopes", "redirect_uri", ...}`, see `mcps_store_auth_login`), and the
+ * credentials are kept in `mcpstore/credentials.json` in the user's
+ * configuration directory (`$XDG_CONFIG_HOME` or `~/.config` on Linux).
  * `config_json == NULL` gives a store with the default settings and no service.
  *
  * Services connect in the background; calls that need one wait until it is ready.
@@ -622,10 +1253,48 @@ mcps_status mcps_store_new(const char *config_json,
 mcps_status mcps_store_new_from_file(const char *path, mcps_store **out, mcps_error **err);
 
 /**
+ * Sets the function called with every event of the store, on the store's
+ * dispatch thread, one at a time and in order. The event (JSON, lent for
+ * the call: copy what you keep) is `{"type": ..., "service": ..., ...}`
+ * with the types `tools_list_changed`, `resources_list_changed`,
+ * `prompts_list_changed`, `resource_updated` (`uri`), `log` (`level`,
+ * `logger`, `data`), `progress` (`progress`), `elicitation_complete`
+ * (`elicitationId`) and `service_state` (`state`, `error`). NULL removes
+ * the callback. `userdata` is passed back as is.
+ *
+ * When the callback falls far behind, events are dropped (and counted in
+ * the statistics). Replacing or removing a callback returns only after a
+ * running invocation of the previous one has returned, so the caller may
+ * free the previous `userdata` as soon as this function returns. Called
+ * from inside the callback itself it returns at once (waiting would
+ * deadlock); the new callback applies from the next event. `mcps_store_free`
+ * also waits for a running callback. The callback may call the library but
+ * must not wait for a thread that is replacing it or freeing the store.
+ * `userdata` must stay valid until the callback is replaced or removed, or
+ * the store is freed. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `cb`, if not NULL, is safe to call from another
+ * thread with `userdata`.
+ */
+mcps_status mcps_store_on_event(const mcps_store *s, mcps_event_callback cb, void *userdata);
+
+/**
  * Sets the function called, on the store's maintenance thread, with the
- * memory sample (JSON) that exceeded the threshold; NULL removes it.
- * `userdata` is passed back as is and must stay valid until the store is
- * freed or another callback is set. Threads: any.
+ * memory sample (JSON, lent for the call) when memory crosses the threshold:
+ * once per crossing, again only after memory went back under it. NULL
+ * removes the callback. `userdata` is passed back as is.
+ *
+ * Replacing or removing a callback returns only after a running invocation
+ * of the previous one has returned, so the caller may free the previous
+ * `userdata` as soon as this function returns. Called from inside the
+ * callback itself (on the maintenance thread) it does not wait, which would
+ * deadlock: it returns at once, the new callback applies from the next
+ * crossing on, and the running callback (the caller) keeps using its
+ * `userdata` until it returns. `mcps_store_free` also returns only after a
+ * running callback returned. The callback must not wait for a thread that
+ * is replacing it or freeing the store. `userdata` must stay valid until the
+ * callback is replaced or removed, or the store is freed. Threads: any.
  *
  * # Safety
  * `s` is a live store; `cb`, if not NULL, is safe to call from another thread
@@ -634,6 +1303,48 @@ mcps_status mcps_store_new_from_file(const char *path, mcps_store **out, mcps_er
 mcps_status mcps_store_on_memory_pressure(const mcps_store *s,
                                           mcps_pressure_callback cb,
                                           void *userdata);
+
+/**
+ * Reads a resource from the service that serves it (see
+ * `mcps_store_resolve_resource`) and writes the MCP `ReadResourceResult` as
+ * JSON: `{"contents": [{"uri", "mimeType"?, "text"} | {"uri", "mimeType"?, "blob"}]}`,
+ * text and base64 `blob` contents kept whole. Never cached. Blocks the
+ * calling thread (up to the store's `call_timeout`).
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `uri` is a NUL-terminated string (NULL is refused);
+ * `out_json` points to writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_read_resource(const mcps_store *s,
+                                     const char *uri,
+                                     char **out_json,
+                                     mcps_error **err);
+
+/**
+ * Like `mcps_store_read_resource`, from `service` (NULL: the service that
+ * serves `uri`), with per-call options (`options_json` as for
+ * `mcps_store_call_tool_with`; only `timeout_ms` applies, NULL for the
+ * defaults) and an optional cancel token (`cancel`, NULL for none).
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `service` and `options_json` are NULL or
+ * NUL-terminated strings; `uri` is a NUL-terminated string (NULL is
+ * refused); `cancel` is NULL or a live token; `out_json` points to writable
+ * memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_read_resource_with(const mcps_store *s,
+                                          const char *service,
+                                          const char *uri,
+                                          const char *options_json,
+                                          const mcps_cancel *cancel,
+                                          char **out_json,
+                                          mcps_error **err);
 
 /**
  * Removes a service and closes its sessions (`MCPS_ERR_SERVICE_NOT_FOUND` if there is none).
@@ -647,15 +1358,211 @@ mcps_status mcps_store_on_memory_pressure(const mcps_store *s,
 mcps_status mcps_store_remove_service(const mcps_store *s, const char *name, mcps_error **err);
 
 /**
- * Sets the RSS threshold (MiB) above which the monitor relieves pressure:
- * expired cache entries, then the LRU half of the cache, idle pooled
- * objects, idle sessions above the minimum. A negative or non-finite value
- * is `MCPS_ERR_INVALID_ARGUMENT`. Threads: any.
+ * The name of the service that serves `uri`: the one that lists it, else
+ * the one whose resource template matches it. `MCPS_ERR_RESOURCE_NOT_FOUND`
+ * when none does, `MCPS_ERR_AMBIGUOUS_RESOURCE` (naming the candidates)
+ * when several do.
+ *
+ * On success writes a new string to `*out_service`; the caller frees it
+ * with `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `uri` is a NUL-terminated string (NULL is refused);
+ * `out_service` points to writable memory; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_resolve_resource(const mcps_store *s,
+                                        const char *uri,
+                                        char **out_service,
+                                        mcps_error **err);
+
+/**
+ * Tells the servers of `service` (NULL: every service using the store's
+ * roots) that the roots changed, so that they ask again: for a roots
+ * handler whose answer changed. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string; `err`
+ * is NULL or points to writable memory.
+ */
+mcps_status mcps_store_roots_changed(const mcps_store *s, const char *service, mcps_error **err);
+
+/**
+ * Sets the store's authorizer: the function that takes a user agent
+ * through an OAuth authorization (URL in, redirect URL out) when a service
+ * with OAuth (an `mcpServers` entry with `"url"`, its `"auth"` entry
+ * optional: the README's "Authorization (OAuth 2.1)") needs one: at `mcps_store_auth_login`, or when a call is refused and no
+ * stored token or refresh serves. NULL `cb` removes it; then calls that need
+ * a user fail with `MCPS_ERR_AUTH` (log in first), and
+ * `mcps_store_auth_login` uses the built-in loopback authorizer.
+ *
+ * The callback runs as `cb(userdata, service, url, redirect_uri,
+ * timeout_ms, authorization)` on the thread that needs the authorization:
+ * the one calling `mcps_store_auth_login` or a synchronous call, a library
+ * worker for background calls and batches, or the store's maintenance thread
+ * while it connects a service. Invocations run one at a time per store, at
+ * most one per service. The user agent goes to `url` (lent for the call, like
+ * `service` and `redirect_uri`, the configured `auth.redirect_uri`, by
+ * default `http://127.0.0.1:0/callback`); the callback answers with the full
+ * URL the authorization server redirected to (`redirect_uri` with `code`
+ * and `state`) by `mcps_authorization_redirect`, or fails it, now or later
+ * from any thread, within `timeout_ms`; the library then checks the
+ * redirect (`state`, issuer) and gets the token. The waiting thread is
+ * blocked meanwhile; an answer after `timeout_ms` is refused (the login or
+ * call fails with `MCPS_ERR_AUTH`), and a callback that waits for the user
+ * should return at once and answer from elsewhere (a running callback holds
+ * up the store's other authorizations). The callback must not call
+ * `mcps_store_auth_login` or tools of OAuth services of the same store (it
+ * would wait for itself).
+ *
+ * Replacing or removing the authorizer returns only after a running
+ * invocation of the previous one has returned (an answer it still owes may
+ * come later), so the caller may free the previous `userdata` then; called
+ * from inside the callback it returns at once. `mcps_store_free` also waits
+ * for a running callback. `userdata` must stay valid until the authorizer
+ * is replaced or removed, or the store is freed. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `cb`, if not NULL, is safe to call from any thread
+ * with `userdata`; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_set_authorizer(const mcps_store *s,
+                                      mcps_authorizer_callback cb,
+                                      void *userdata,
+                                      mcps_error **err);
+
+/**
+ * Sets the handler that answers `elicitation/create` for `service`, or for
+ * every service without one of its own (`service == NULL`); NULL `cb`
+ * removes it. `supports_url` declares URL mode (without it, URL-mode
+ * requests are refused before they reach the handler).
+ *
+ * As for `mcps_store_set_sampling_handler`; `request_json` is
+ * `{"mode": "form", "message", "requestedSchema": {...}}` or
+ * `{"mode": "url", "message", "elicitationId", "url"}`, and the answer an
+ * `ElicitResult`: `{"action": "accept", "content": {...}}` (the schema's
+ * defaults fill in what the content lacks; it is checked against the
+ * schema), `{"action": "decline"}` or `{"action": "cancel"}`. Threads: any.
+ *
+ * # Safety
+ * As for `mcps_store_set_sampling_handler`.
+ */
+mcps_status mcps_store_set_elicitation_handler(const mcps_store *s,
+                                               const char *service,
+                                               mcps_handler_callback cb,
+                                               void *userdata,
+                                               bool supports_url,
+                                               mcps_error **err);
+
+/**
+ * Sets the least severe level of the log messages the server of `service`
+ * (NULL: every service whose server offers logging) sends: `level` is one
+ * of `debug`, `info`, `notice`, `warning`, `error`, `critical`, `alert`,
+ * `emergency` (`MCPS_ERR_INVALID_ARGUMENT` otherwise). The messages arrive
+ * as `log` events. Applies to every open session and to those opened later.
+ * Blocks the calling thread while the servers are told. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string;
+ * `level` is a NUL-terminated string (NULL is refused); `err` is NULL or
+ * points to writable memory.
+ */
+mcps_status mcps_store_set_log_level(const mcps_store *s,
+                                     const char *service,
+                                     const char *level,
+                                     mcps_error **err);
+
+/**
+ * Sets the RSS threshold (MiB) above which the monitor relieves pressure of
+ * what the library holds: expired cache entries, then the LRU half of the
+ * cache, idle pooled objects, idle sessions above the minimum. A sample above
+ * the threshold while the library holds none of these does nothing; crossing
+ * the threshold logs one warning (again only after memory went back under).
+ * A negative or non-finite value is `MCPS_ERR_INVALID_ARGUMENT`. Threads: any.
  *
  * # Safety
  * `s` is a live store.
  */
 mcps_status mcps_store_set_memory_threshold(const mcps_store *s, double threshold_mb);
+
+/**
+ * Gives `service` (NULL: every service without roots of its own) these
+ * roots, `roots_json` being a JSON array `[{"uri": "file:///...", "name"?}]`
+ * (`file://` URIs only; `[]` for none), and tells the servers concerned that
+ * the roots changed. Replaces a C roots handler as
+ * `mcps_store_set_roots_handler` does. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string;
+ * `roots_json` is a NUL-terminated string (NULL is refused); `err` is NULL
+ * or points to writable memory.
+ */
+mcps_status mcps_store_set_roots(const mcps_store *s,
+                                 const char *service,
+                                 const char *roots_json,
+                                 mcps_error **err);
+
+/**
+ * Sets the handler that answers `roots/list` for `service`, or for every
+ * service without one of its own (`service == NULL`), and tells the
+ * servers concerned that the roots changed; NULL `cb` removes it.
+ *
+ * As for `mcps_store_set_sampling_handler`; `request_json` is `{}` and the
+ * answer `{"roots": [{"uri": "file:///...", "name"?}]}` (`file://` URIs
+ * only). The dispatch thread waits for the answer (up to
+ * `handler_timeout`), so a roots handler should answer promptly. For a
+ * fixed list, `mcps_store_set_roots` is simpler. Threads: any.
+ *
+ * # Safety
+ * As for `mcps_store_set_sampling_handler`.
+ */
+mcps_status mcps_store_set_roots_handler(const mcps_store *s,
+                                         const char *service,
+                                         mcps_handler_callback cb,
+                                         void *userdata,
+                                         mcps_error **err);
+
+/**
+ * Sets the handler that answers `sampling/createMessage` for `service`, or
+ * for every service without one of its own (`service == NULL`); NULL `cb`
+ * removes it. `supports_tools` declares `sampling.tools` (requests may
+ * carry `tools` and `toolChoice`; without it such requests are refused
+ * before they reach the handler).
+ *
+ * The handler runs on the store's dispatch thread as
+ * `cb(userdata, service, request_json, reply)`: `request_json` is the
+ * request's params (`{"messages": [{"role", "content"}], "maxTokens",
+ * "systemPrompt"?, "temperature"?, ...}`), lent for the call like
+ * `service`; `reply` is the handler's, to answer exactly once with
+ * `mcps_reply_result` (a `CreateMessageResult`) or `mcps_reply_error`, now
+ * or later from any thread (or to free with `mcps_reply_free`). A reply
+ * not answered within the store's `handler_timeout` is answered with an
+ * error (-32001) for it; the reply object must still be given back.
+ * Handlers run one at a time with the other callbacks of the store: one
+ * that needs long should answer from a thread of its own.
+ *
+ * Servers learn of the capability at `initialize`: register a store's
+ * handler before adding services (create the store with a config without
+ * `mcpServers`, then `mcps_store_add_service`); a service's own handler
+ * (the service must exist) applies to sessions opened from then on.
+ *
+ * Replacing or removing a handler returns only after a running invocation
+ * of the previous one has returned (answers it still owes may come later),
+ * so the caller may free the previous `userdata` then; called from inside
+ * the handler it returns at once. `mcps_store_free` also waits for a
+ * running handler. `userdata` must stay valid until the handler is
+ * replaced or removed, or the store is freed. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string; `cb`,
+ * if not NULL, is safe to call from another thread with `userdata`; `err`
+ * is NULL or points to writable memory.
+ */
+mcps_status mcps_store_set_sampling_handler(const mcps_store *s,
+                                            const char *service,
+                                            mcps_handler_callback cb,
+                                            void *userdata,
+                                            bool supports_tools,
+                                            mcps_error **err);
 
 /**
  * The store's statistics as a JSON object: `pool` (per service), `cache`,
@@ -715,11 +1622,111 @@ mcps_status mcps_store_submit(const mcps_store *s,
                               mcps_error **err);
 
 /**
+ * Like `mcps_store_submit`, with per-call options and an optional cancel
+ * token (a token cancels the call like `mcps_call_cancel`). Threads: any.
+ *
+ * # Safety
+ * As for `mcps_store_submit`; `options_json` is NULL or a NUL-terminated
+ * string; `cancel` is NULL or a live token.
+ */
+mcps_status mcps_store_submit_with(const mcps_store *s,
+                                   const char *tool,
+                                   const char *args_json,
+                                   const char *options_json,
+                                   const mcps_cancel *cancel,
+                                   mcps_callback cb,
+                                   void *userdata,
+                                   mcps_call **out,
+                                   mcps_error **err);
+
+/**
+ * Subscribes to updates of `uri` on `service` (NULL: the service that
+ * serves it). Each update arrives as a `resource_updated` event (see
+ * `mcps_store_on_event` and `mcps_store_event_queue_new`). The subscription
+ * outlives the session it was made on: it moves to another when that one
+ * closes.
+ *
+ * On success, when `out_service` is not NULL, writes a new string with the
+ * service's name, which the caller frees with `mcps_string_free`.
+ * Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string; `uri`
+ * is a NUL-terminated string (NULL is refused); `out_service` and `err` are
+ * NULL or point to writable memory.
+ */
+mcps_status mcps_store_subscribe_resource(const mcps_store *s,
+                                          const char *service,
+                                          const char *uri,
+                                          char **out_service,
+                                          mcps_error **err);
+
+/**
+ * The URIs `service` is subscribed to, as a JSON array of strings.
+ *
+ * On success writes a new string to `*out_json`; the caller frees it with
+ * `mcps_string_free`. Threads: any; the store is thread-safe.
+ *
+ * # Safety
+ * `s` is a live store; `service` is a NUL-terminated string (NULL is
+ * refused); `out_json` points to writable memory; `err` is NULL or points
+ * to writable memory.
+ */
+mcps_status mcps_store_subscriptions(const mcps_store *s,
+                                     const char *service,
+                                     char **out_json,
+                                     mcps_error **err);
+
+/**
+ * Ends a subscription made with `mcps_store_subscribe_resource` on
+ * `service` (NULL: the service that serves `uri`);
+ * `MCPS_ERR_INVALID_ARGUMENT` when there is none. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string; `uri`
+ * is a NUL-terminated string (NULL is refused); `err` is NULL or points to
+ * writable memory.
+ */
+mcps_status mcps_store_unsubscribe_resource(const mcps_store *s,
+                                            const char *service,
+                                            const char *uri,
+                                            mcps_error **err);
+
+/**
+ * Answers every elicitation of `service`, or of every service without a
+ * handler of its own (`service == NULL`), with the built-in handler: it
+ * accepts each form with its schema's defaults (and declines a form whose
+ * required properties have none, and URL mode). Replaces a C elicitation
+ * handler as `mcps_store_set_elicitation_handler` does. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `service` is NULL or a NUL-terminated string; `err`
+ * is NULL or points to writable memory.
+ */
+mcps_status mcps_store_use_accept_defaults(const mcps_store *s,
+                                           const char *service,
+                                           mcps_error **err);
+
+/**
+ * Makes the built-in headless authorizer the store's (replacing a C
+ * authorizer as `mcps_store_set_authorizer` does): it GETs the
+ * authorization URL without following redirects and answers with the
+ * `Location` it gets. For authorization servers that redirect without
+ * asking the user (consent given beforehand, test servers); one that shows
+ * a login page gives `MCPS_ERR_AUTH`. Threads: any.
+ *
+ * # Safety
+ * `s` is a live store; `err` is NULL or points to writable memory.
+ */
+mcps_status mcps_store_use_headless_authorizer(const mcps_store *s, mcps_error **err);
+
+/**
  * Frees a string the library returned through a `char **out_json`
  * parameter. `mcps_string_free(NULL)` does nothing. Never pass it a string
  * that belongs to a handle (`mcps_result_json`, `mcps_error_message`, ...).
  *
- * Ownership: takes `s`. Threads: any, but only once per string.
+ * Ownership: takes `s`. Threads: any, but only once per string (freeing
+ * twice is undefined behaviour and not detected).
  *
  * # Safety
  * `s` is NULL or a string from an `out_json` parameter, not freed yet.

@@ -4,10 +4,14 @@
 #
 #   deps         scripts/install-test-deps.sh (cached under target/test-deps/), then env.sh is sourced
 #   fmt          cargo fmt --check
-#   clippy       cargo clippy --all-targets -- -D warnings
-#   test         cargo test (one invocation: lib, bins, integration tests, examples built, doctests)
+#   clippy       cargo clippy --workspace --all-targets --features bench-internals -- -D warnings
+#   test         cargo test (the whole workspace in one invocation: the library, the demo server and
+#                the CLI; unit, integration, examples built, doctests)
+#   fuzz         scripts/fuzz.sh TARGET 5 for every target (a smoke pass of the AFL++ fuzz targets)
 #   header       scripts/check-header.sh                (C header up to date, compiles as C and C++)
 #   ffi-c        make -C ffi-tests/c                    (C/C++ tests of the C ABI)
+#   valgrind     make -C ffi-tests/c valgrind           (the C/C++ tests, built without sanitizers,
+#                under valgrind memcheck: no error, no definitely lost byte)
 #   ffi-go       cd ffi-tests/go && go test -race ./... (Go tests of the C ABI)
 #   conformance  scripts/conformance.sh (official MCP conformance client scenarios)
 set -euo pipefail
@@ -53,11 +57,22 @@ stage_fmt() {
 }
 
 stage_clippy() {
-    cargo clippy --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --features bench-internals -- -D warnings
 }
 
 stage_test() {
+    # `cargo test` builds only the rlib; tests/lib_symbols.rs inspects the C libraries as well.
+    cargo build --lib
     cargo test
+}
+
+# A smoke pass of every fuzz target: a few seconds each from the seeds, failing on any crash or
+# hang (the long runs: `bash scripts/fuzz.sh TARGET SECONDS`).
+stage_fuzz() {
+    local target
+    for target in $(bash scripts/fuzz.sh); do
+        FUZZ_OUT="$ROOT/target/fuzz/smoke" FUZZ_FRESH=1 bash scripts/fuzz.sh "$target" "${MCPSTORE_FUZZ_SECONDS:-5}"
+    done
 }
 
 # The C header equals a fresh cbindgen generation and compiles as C99/C11/C++17.
@@ -69,6 +84,11 @@ stage_header() {
 # and the demo server with cargo first).
 stage_ffi_c() {
     make -C ffi-tests/c
+}
+
+# The same C/C++ tests under valgrind memcheck (a separate build without sanitizers).
+stage_valgrind() {
+    make -C ffi-tests/c valgrind
 }
 
 # Go tests of the C ABI via cgo. Go is Debian's golang-go (1.19): keep go.mod at `go 1.19`.
@@ -87,8 +107,10 @@ stage deps stage_deps
 stage fmt stage_fmt
 stage clippy stage_clippy
 stage test stage_test
+stage fuzz stage_fuzz
 stage header stage_header
 stage ffi-c stage_ffi_c
+stage valgrind stage_valgrind
 stage ffi-go stage_ffi_go
 stage conformance stage_conformance
 

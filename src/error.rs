@@ -20,7 +20,8 @@ pub enum TimeoutPhase {
     Write,
     /// Waiting for the server's response.
     Response,
-    /// Waiting for a free session in the pool.
+    /// Waiting for a free session in the pool (the call's own deadline passed
+    /// first; `acquire_timeout` running out is [`Error::PoolExhausted`]).
     Acquire,
     /// Waiting for a `ping` answer during a health check.
     HealthCheck,
@@ -39,6 +40,48 @@ impl TimeoutPhase {
             TimeoutPhase::Acquire => "acquire",
             TimeoutPhase::HealthCheck => "health check",
             TimeoutPhase::Wait => "wait",
+        }
+    }
+}
+
+/// Which step of an OAuth authorization failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthStep {
+    /// Reading the server's `WWW-Authenticate` challenge or its Protected
+    /// Resource Metadata (RFC 9728), including a `resource` that does not
+    /// match the server.
+    ProtectedResource,
+    /// Discovering the authorization server's metadata (RFC 8414 / OpenID
+    /// Connect Discovery), including one without PKCE S256.
+    ServerMetadata,
+    /// Registering the client (pre-registered, Client ID Metadata Document or
+    /// Dynamic Client Registration).
+    Registration,
+    /// The user agent step: the authorization URL, the redirect, `state`.
+    Authorization,
+    /// The token request (authorization code or client credentials).
+    Token,
+    /// Refreshing an access token.
+    Refresh,
+    /// The server asks for scopes the authorization cannot give (step-up failed).
+    Scope,
+    /// Reading or writing stored credentials.
+    TokenStore,
+}
+
+impl AuthStep {
+    /// A short lower-case name of the step, used in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthStep::ProtectedResource => "protected resource metadata",
+            AuthStep::ServerMetadata => "authorization server metadata",
+            AuthStep::Registration => "client registration",
+            AuthStep::Authorization => "authorization",
+            AuthStep::Token => "token request",
+            AuthStep::Refresh => "token refresh",
+            AuthStep::Scope => "scope step-up",
+            AuthStep::TokenStore => "token store",
         }
     }
 }
@@ -82,6 +125,34 @@ pub enum Error {
         /// The qualified names (`service.tool`) that match.
         candidates: Vec<String>,
     },
+    /// No prompt has that name.
+    PromptNotFound {
+        /// The name that was asked for.
+        name: String,
+        /// Up to five similar names that do exist.
+        suggestions: Vec<String>,
+    },
+    /// A bare prompt name matches prompts of several services.
+    AmbiguousPrompt {
+        /// The name that was asked for.
+        name: String,
+        /// The qualified names (`service.prompt`) that match.
+        candidates: Vec<String>,
+    },
+    /// No service lists that resource URI or has a template matching it.
+    ResourceNotFound {
+        /// The URI that was asked for.
+        uri: String,
+        /// Up to five similar URIs that do exist.
+        suggestions: Vec<String>,
+    },
+    /// Several services list the URI or have templates matching it.
+    AmbiguousResource {
+        /// The URI that was asked for.
+        uri: String,
+        /// The services that could serve it (name one explicitly).
+        candidates: Vec<String>,
+    },
     /// The transport failed: I/O, connection, or an HTTP status.
     Transport {
         /// What failed.
@@ -90,8 +161,11 @@ pub enum Error {
         status: Option<u16>,
         /// The server's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
-        /// Whether the request may have reached the server.
-        sent: bool,
+        /// Whether the request may have reached the server and run there
+        /// (`false` only when it provably did not: nothing was written, the
+        /// connection was refused, the server answered 404 for an expired
+        /// session or 429).
+        may_have_run: bool,
     },
     /// The server sent something that is not valid JSON-RPC / MCP.
     Protocol(String),
@@ -112,6 +186,9 @@ pub enum Error {
         phase: TimeoutPhase,
         /// The limit that was exceeded.
         after: Duration,
+        /// What the server sent instead of the awaited reply, when it sent
+        /// something that was not one (the start of the last such line).
+        detail: Option<String>,
     },
     /// Every session of the service was busy for the whole acquire timeout.
     PoolExhausted {
@@ -131,13 +208,21 @@ pub enum Error {
     Closed {
         /// Why.
         message: String,
-        /// Whether the request may have reached the server before it closed.
-        sent: bool,
+        /// Whether the request may have reached the server (and run) before it closed.
+        may_have_run: bool,
     },
     /// A response exceeded the configured size limit.
     ResponseTooLarge {
         /// The limit in bytes.
         limit: usize,
+    },
+    /// OAuth authorization of an HTTP service failed (the request it was for
+    /// never ran: the server refused it). Never carries a token or a secret.
+    Auth {
+        /// Which step failed.
+        step: AuthStep,
+        /// What went wrong.
+        message: String,
     },
     /// A bug in mcpstore (for example a panic caught at the C boundary).
     Internal(String),
@@ -162,12 +247,22 @@ pub enum ErrorCode {
     ToolNotFound = 103,
     /// A bare tool name matches several services.
     AmbiguousTool = 104,
+    /// No prompt has that name.
+    PromptNotFound = 105,
+    /// A bare prompt name matches several services.
+    AmbiguousPrompt = 106,
+    /// No service serves that resource URI.
+    ResourceNotFound = 107,
+    /// Several services could serve that resource URI.
+    AmbiguousResource = 108,
     /// I/O or connection failure.
     Transport = 200,
     /// The server answered with an HTTP error status.
     HttpStatus = 201,
     /// The session, service or store is closed.
     Closed = 202,
+    /// OAuth authorization failed (discovery, registration, login, token, scope).
+    Auth = 203,
     /// The server sent an invalid message.
     Protocol = 300,
     /// The server answered with a JSON-RPC error.
@@ -192,42 +287,24 @@ pub enum ErrorCode {
     Internal = 501,
 }
 
-impl Error {
-    /// The stable code of this error; the only mapping to the C status codes.
-    pub fn code(&self) -> ErrorCode {
+impl ErrorCode {
+    /// A short stable name of the code (`Error::kind`, metrics, JSON).
+    pub fn name(self) -> &'static str {
         match self {
-            Error::Config { .. } => ErrorCode::Config,
-            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
-            Error::ServiceNotFound { .. } => ErrorCode::ServiceNotFound,
-            Error::ToolNotFound { .. } => ErrorCode::ToolNotFound,
-            Error::AmbiguousTool { .. } => ErrorCode::AmbiguousTool,
-            Error::Transport { status: Some(_), .. } => ErrorCode::HttpStatus,
-            Error::Transport { .. } => ErrorCode::Transport,
-            Error::Protocol(_) => ErrorCode::Protocol,
-            Error::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
-            Error::Rpc { .. } => ErrorCode::Rpc,
-            Error::Timeout { .. } => ErrorCode::Timeout,
-            Error::PoolExhausted { .. } => ErrorCode::PoolExhausted,
-            Error::Busy { .. } => ErrorCode::Busy,
-            Error::Cancelled => ErrorCode::Cancelled,
-            Error::Closed { .. } => ErrorCode::Closed,
-            Error::ResponseTooLarge { .. } => ErrorCode::ResponseTooLarge,
-            Error::Internal(_) => ErrorCode::Internal,
-        }
-    }
-
-    /// A short stable name of the error's kind (used in metrics and JSON).
-    pub fn kind(&self) -> &'static str {
-        match self.code() {
             ErrorCode::Ok => "ok",
             ErrorCode::InvalidArgument => "invalid_argument",
             ErrorCode::Config => "config",
             ErrorCode::ServiceNotFound => "service_not_found",
             ErrorCode::ToolNotFound => "tool_not_found",
             ErrorCode::AmbiguousTool => "ambiguous_tool",
+            ErrorCode::PromptNotFound => "prompt_not_found",
+            ErrorCode::AmbiguousPrompt => "ambiguous_prompt",
+            ErrorCode::ResourceNotFound => "resource_not_found",
+            ErrorCode::AmbiguousResource => "ambiguous_resource",
             ErrorCode::Transport => "transport",
             ErrorCode::HttpStatus => "http_status",
             ErrorCode::Closed => "closed",
+            ErrorCode::Auth => "auth",
             ErrorCode::Protocol => "protocol",
             ErrorCode::Rpc => "rpc",
             ErrorCode::UnsupportedVersion => "unsupported_version",
@@ -241,6 +318,41 @@ impl Error {
             ErrorCode::Internal => "internal",
         }
     }
+}
+
+impl Error {
+    /// The stable code of this error; the only mapping to the C status codes.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Config { .. } => ErrorCode::Config,
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::ServiceNotFound { .. } => ErrorCode::ServiceNotFound,
+            Error::ToolNotFound { .. } => ErrorCode::ToolNotFound,
+            Error::AmbiguousTool { .. } => ErrorCode::AmbiguousTool,
+            Error::PromptNotFound { .. } => ErrorCode::PromptNotFound,
+            Error::AmbiguousPrompt { .. } => ErrorCode::AmbiguousPrompt,
+            Error::ResourceNotFound { .. } => ErrorCode::ResourceNotFound,
+            Error::AmbiguousResource { .. } => ErrorCode::AmbiguousResource,
+            Error::Transport { status: Some(_), .. } => ErrorCode::HttpStatus,
+            Error::Transport { .. } => ErrorCode::Transport,
+            Error::Protocol(_) => ErrorCode::Protocol,
+            Error::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            Error::Rpc { .. } => ErrorCode::Rpc,
+            Error::Timeout { .. } => ErrorCode::Timeout,
+            Error::PoolExhausted { .. } => ErrorCode::PoolExhausted,
+            Error::Busy { .. } => ErrorCode::Busy,
+            Error::Cancelled => ErrorCode::Cancelled,
+            Error::Closed { .. } => ErrorCode::Closed,
+            Error::ResponseTooLarge { .. } => ErrorCode::ResponseTooLarge,
+            Error::Auth { .. } => ErrorCode::Auth,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// A short stable name of the error's kind (used in metrics and JSON).
+    pub fn kind(&self) -> &'static str {
+        self.code().name()
+    }
 
     /// The JSON-RPC error code, for [`Error::Rpc`].
     pub fn rpc_code(&self) -> Option<i64> {
@@ -250,15 +362,20 @@ impl Error {
         }
     }
 
-    /// Whether the failed request may have been executed by the server.
+    /// Whether the failed request may have reached the server and run there.
     ///
-    /// Only calls for which this is `false` are retried without the caller's
-    /// consent (or an idempotent tool).
-    pub fn may_have_executed(&self) -> bool {
+    /// `false` only when the request provably never reached it: the process
+    /// could not be spawned or the connection made, nothing was written, the
+    /// session had closed before the write, the server refused it with HTTP 404
+    /// (expired session) or 429. Every other outcome after sending (408, 5xx, a
+    /// reset, a timeout, garbage) may have run. A call that may have run is
+    /// retried only when it is known safe to repeat.
+    pub fn may_have_run(&self) -> bool {
         match self {
-            Error::Transport { sent, .. } | Error::Closed { sent, .. } => *sent,
-            Error::Timeout { phase, .. } => matches!(phase, TimeoutPhase::Response),
-            Error::Protocol(_) | Error::ResponseTooLarge { .. } => true,
+            Error::Transport { may_have_run, .. } | Error::Closed { may_have_run, .. } => *may_have_run,
+            Error::Timeout { phase, .. } => matches!(phase, TimeoutPhase::Response | TimeoutPhase::Wait),
+            Error::Protocol(_) | Error::ResponseTooLarge { .. } | Error::Rpc { .. } => true,
+            Error::Internal(_) => true,
             _ => false,
         }
     }
@@ -284,6 +401,24 @@ impl Error {
         }
     }
 
+    /// The error as JSON: `{"error": {"code", "kind", "message", "rpc_code"?}}`
+    /// (the CLI's and the C ABI's form).
+    pub fn to_json(&self) -> Value {
+        let mut err =
+            serde_json::json!({"code": self.code() as i32, "kind": self.kind(), "message": self.to_string()});
+        if let Some(rpc) = self.rpc_code() {
+            err["rpc_code"] = rpc.into();
+        }
+        serde_json::json!({ "error": err })
+    }
+
+    /// The one retry rule, for single calls, batches and background calls:
+    /// retry an error that another attempt can help, if the request provably
+    /// never ran or the call is known safe to repeat (`repeat_safe`).
+    pub(crate) fn should_retry(&self, repeat_safe: bool) -> bool {
+        self.is_retryable() && (!self.may_have_run() || repeat_safe)
+    }
+
     /// Shorthand for a configuration error.
     pub(crate) fn config(service: Option<&str>, field: Option<&str>, message: impl Into<String>) -> Error {
         Error::Config {
@@ -295,12 +430,22 @@ impl Error {
 
     /// Shorthand for a transport error that happened before the request was sent.
     pub(crate) fn unsent(message: impl Into<String>) -> Error {
-        Error::Transport { message: message.into(), status: None, retry_after: None, sent: false }
+        Error::Transport { message: message.into(), status: None, retry_after: None, may_have_run: false }
     }
 
     /// Shorthand for a transport error after the request may have been sent.
     pub(crate) fn io_sent(message: impl Into<String>) -> Error {
-        Error::Transport { message: message.into(), status: None, retry_after: None, sent: true }
+        Error::Transport { message: message.into(), status: None, retry_after: None, may_have_run: true }
+    }
+
+    /// Shorthand for an authorization error.
+    pub(crate) fn auth(step: AuthStep, message: impl Into<String>) -> Error {
+        Error::Auth { step, message: message.into() }
+    }
+
+    /// Shorthand for a timeout with nothing more to say.
+    pub(crate) fn timeout(phase: TimeoutPhase, after: Duration) -> Error {
+        Error::Timeout { phase, after, detail: None }
     }
 }
 
@@ -329,6 +474,24 @@ impl fmt::Display for Error {
             Error::AmbiguousTool { name, candidates } => {
                 write!(f, "tool name '{name}' is ambiguous; use one of: {}", candidates.join(", "))
             }
+            Error::PromptNotFound { name, suggestions } => {
+                write!(f, "unknown prompt '{name}'")?;
+                write_suggestions(f, suggestions)
+            }
+            Error::AmbiguousPrompt { name, candidates } => {
+                write!(f, "prompt name '{name}' is ambiguous; use one of: {}", candidates.join(", "))
+            }
+            Error::ResourceNotFound { uri, suggestions } => {
+                write!(f, "no service lists resource '{uri}' or has a template matching it")?;
+                write_suggestions(f, suggestions)
+            }
+            Error::AmbiguousResource { uri, candidates } => {
+                write!(
+                    f,
+                    "resource '{uri}' could come from several services; name one of: {}",
+                    candidates.join(", ")
+                )
+            }
             Error::Transport { message, status, .. } => match status {
                 Some(s) => write!(f, "transport error (HTTP {s}): {message}"),
                 None => write!(f, "transport error: {message}"),
@@ -338,8 +501,12 @@ impl fmt::Display for Error {
                 write!(f, "server answered with unsupported protocol version '{v}'")
             }
             Error::Rpc { code, message, .. } => write!(f, "server error {code}: {message}"),
-            Error::Timeout { phase, after } => {
-                write!(f, "timed out in {} after {} ms", phase.as_str(), after.as_millis())
+            Error::Timeout { phase, after, detail } => {
+                write!(f, "timed out in {} after {} ms", phase.as_str(), after.as_millis())?;
+                match detail {
+                    Some(d) => write!(f, "; instead of a reply the server wrote: {d}"),
+                    None => Ok(()),
+                }
             }
             Error::PoolExhausted { service, waited } => {
                 write!(f, "no free session for service '{service}' after waiting {} ms", waited.as_millis())
@@ -350,6 +517,7 @@ impl fmt::Display for Error {
             Error::Cancelled => write!(f, "call cancelled"),
             Error::Closed { message, .. } => write!(f, "closed: {message}"),
             Error::ResponseTooLarge { limit } => write!(f, "response larger than the limit of {limit} bytes"),
+            Error::Auth { step, message } => write!(f, "authorization failed ({}): {message}", step.as_str()),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
@@ -369,17 +537,37 @@ mod tests {
     fn codes_are_grouped_and_stable() {
         assert_eq!(Error::Cancelled.code() as i32, 403);
         assert_eq!(Error::unsent("x").code() as i32, 200);
-        let http =
-            Error::Transport { message: "x".into(), status: Some(503), retry_after: None, sent: false };
+        let http = Error::Transport {
+            message: "x".into(),
+            status: Some(503),
+            retry_after: None,
+            may_have_run: true,
+        };
         assert_eq!(http.code() as i32, 201);
         assert!(http.is_retryable());
-        assert!(!http.may_have_executed());
+        assert!(http.may_have_run());
+        assert!(!http.should_retry(false), "a 503 after sending is not retried for an unsafe call");
+        assert!(http.should_retry(true));
+        let expired = Error::Transport {
+            message: "x".into(),
+            status: Some(404),
+            retry_after: None,
+            may_have_run: false,
+        };
+        assert!(expired.should_retry(false), "an expired session never ran the request");
+        assert!(!Error::timeout(TimeoutPhase::Response, Duration::from_secs(1)).should_retry(false));
+        assert!(Error::timeout(TimeoutPhase::Connect, Duration::from_secs(1)).should_retry(false));
     }
 
     #[test]
     fn display_names_service_and_field() {
         let e = Error::config(Some("files"), Some("command"), "must be a string");
         assert_eq!(e.to_string(), "config error in service 'files' at field 'command': must be a string");
+        let e = Error::auth(AuthStep::Token, "the token endpoint did not answer");
+        assert_eq!(e.code() as i32, 203);
+        assert_eq!(e.kind(), "auth");
+        assert!(!e.may_have_run() && !e.is_retryable());
+        assert_eq!(e.to_string(), "authorization failed (token request): the token endpoint did not answer");
         let e = Error::ToolNotFound { name: "ecoh".into(), suggestions: vec!["echo".into()] };
         assert!(e.to_string().contains("did you mean: echo"));
     }

@@ -127,6 +127,10 @@ const ERROR_KINDS: &[ErrorCode] = &[
     ErrorCode::ServiceNotFound,
     ErrorCode::ToolNotFound,
     ErrorCode::AmbiguousTool,
+    ErrorCode::PromptNotFound,
+    ErrorCode::AmbiguousPrompt,
+    ErrorCode::ResourceNotFound,
+    ErrorCode::AmbiguousResource,
     ErrorCode::Transport,
     ErrorCode::HttpStatus,
     ErrorCode::Closed,
@@ -211,7 +215,7 @@ impl ToolMetrics {
             .iter()
             .zip(self.errors.iter())
             .filter(|(_, c)| g(c) > 0)
-            .map(|(k, c)| (error_kind_name(*k).to_owned(), g(c)))
+            .map(|(k, c)| (k.name().to_owned(), g(c)))
             .collect();
         let timeouts =
             ERROR_KINDS.iter().position(|k| *k == ErrorCode::Timeout).map_or(0, |i| g(&self.errors[i]));
@@ -227,42 +231,6 @@ impl ToolMetrics {
             bytes_in: g(&self.bytes_in),
             bytes_out: g(&self.bytes_out),
             latency: self.latency.summary(),
-        }
-    }
-}
-
-fn error_kind_name(code: ErrorCode) -> &'static str {
-    // Reuse Error::kind's names through a representative error of each code.
-    match code {
-        ErrorCode::HttpStatus => "http_status",
-        ErrorCode::NotReady => "not_ready",
-        ErrorCode::Panic => "panic",
-        other => {
-            let e = match other {
-                ErrorCode::InvalidArgument => Error::InvalidArgument(String::new()),
-                ErrorCode::Config => Error::config(None, None, ""),
-                ErrorCode::ServiceNotFound => {
-                    Error::ServiceNotFound { name: String::new(), suggestions: vec![] }
-                }
-                ErrorCode::ToolNotFound => Error::ToolNotFound { name: String::new(), suggestions: vec![] },
-                ErrorCode::AmbiguousTool => Error::AmbiguousTool { name: String::new(), candidates: vec![] },
-                ErrorCode::Transport => Error::unsent(""),
-                ErrorCode::Closed => Error::Closed { message: String::new(), sent: false },
-                ErrorCode::Protocol => Error::Protocol(String::new()),
-                ErrorCode::Rpc => Error::Rpc { code: 0, message: String::new(), data: None },
-                ErrorCode::UnsupportedVersion => Error::UnsupportedVersion(String::new()),
-                ErrorCode::ResponseTooLarge => Error::ResponseTooLarge { limit: 0 },
-                ErrorCode::Timeout => {
-                    Error::Timeout { phase: crate::error::TimeoutPhase::Response, after: Duration::ZERO }
-                }
-                ErrorCode::PoolExhausted => {
-                    Error::PoolExhausted { service: String::new(), waited: Duration::ZERO }
-                }
-                ErrorCode::Busy => Error::Busy { waited: Duration::ZERO },
-                ErrorCode::Cancelled => Error::Cancelled,
-                _ => Error::Internal(String::new()),
-            };
-            e.kind()
         }
     }
 }

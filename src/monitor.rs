@@ -1,5 +1,8 @@
 //! The memory monitor: samples this process's memory on the store's
-//! maintenance thread and, above a threshold, relieves pressure itself.
+//! maintenance thread and, above a threshold, relieves pressure itself — but
+//! only of what the library holds: a host that uses much memory of its own
+//! with an idle store sees no relief, one warning when memory crosses the
+//! threshold and another only after it went back under and crossed again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -7,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
+
+use crate::callback_slot::CallbackSlot;
 use serde::Serialize;
 
 /// How many samples are kept.
@@ -19,12 +24,29 @@ const SUMMARY_SAMPLES: usize = 10;
 pub struct LiveObjects {
     /// Entries in the result cache.
     pub cache_entries: usize,
+    /// Bytes of results the result cache holds.
+    pub cache_bytes: usize,
     /// Objects held by the object pools (idle and handed out).
     pub pooled_objects: usize,
+    /// Idle objects in the object pools (what trimming would drop).
+    pub idle_pooled_objects: usize,
     /// Open sessions across services.
     pub open_sessions: usize,
+    /// Idle sessions above their service's `min_connections` (what relief would close).
+    pub idle_sessions_above_min: usize,
     /// Calls in flight (pool leases).
     pub in_flight_calls: usize,
+}
+
+impl LiveObjects {
+    /// Whether relief would free anything: cache entries or bytes, idle
+    /// pooled objects, idle sessions above the minimum.
+    pub fn releasable(&self) -> bool {
+        self.cache_entries > 0
+            || self.cache_bytes > 0
+            || self.idle_pooled_objects > 0
+            || self.idle_sessions_above_min > 0
+    }
 }
 
 /// One memory sample.
@@ -61,22 +83,37 @@ pub struct MemorySummary {
     pub actions: ReliefCounts,
 }
 
-/// How often each relief action ran.
+/// How often memory crossed the threshold and what relief freed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct ReliefCounts {
-    /// Times the threshold was exceeded.
+    /// Times memory crossed the threshold (from below, or at the first
+    /// sample): each is warned about once.
     pub trips: u64,
+    /// Times relief ran: a sample above the threshold while the library held
+    /// something to release ([`LiveObjects::releasable`]).
+    pub reliefs: u64,
     /// Expired cache entries dropped.
     pub expired_cleared: u64,
-    /// Times the LRU half of the cache was dropped.
+    /// Times the LRU half of the cache was dropped (a non-empty cache).
     pub cache_halved: u64,
-    /// Times the object pools were trimmed.
+    /// Times idle pooled objects were dropped.
     pub pools_trimmed: u64,
     /// Idle sessions closed above `min_connections`.
     pub sessions_closed: u64,
 }
 
-/// Called with the sample that exceeded the threshold.
+/// Where a sample stands against the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pressure {
+    /// At or below the threshold.
+    Under,
+    /// Above it, and the previous sample was not (or this is the first).
+    Crossed,
+    /// Above it, as the previous sample was.
+    Over,
+}
+
+/// Called with the sample that crossed the threshold.
 pub type PressureCallback = Arc<dyn Fn(&MemorySample) + Send + Sync>;
 
 /// Samples memory and relieves pressure; driven by the store's maintenance thread.
@@ -84,11 +121,13 @@ pub struct MemoryMonitor {
     running: AtomicBool,
     interval_ms: AtomicU64,
     threshold_mb_bits: AtomicU64,
+    /// Whether the last sample was above the threshold.
+    above: AtomicBool,
     next_due: Mutex<Option<Instant>>,
     samples: Mutex<VecDeque<MemorySample>>,
     taken: AtomicU64,
     counts: Mutex<ReliefCounts>,
-    callback: Mutex<Option<PressureCallback>>,
+    callback: CallbackSlot<MemorySample>,
     system: Mutex<Option<sysinfo::System>>,
 }
 
@@ -98,18 +137,21 @@ impl MemoryMonitor {
             running: AtomicBool::new(false),
             interval_ms: AtomicU64::new(interval.as_millis().max(1) as u64),
             threshold_mb_bits: AtomicU64::new(threshold_mb.to_bits()),
+            above: AtomicBool::new(false),
             next_due: Mutex::new(None),
             samples: Mutex::new(VecDeque::with_capacity(KEEP_SAMPLES)),
             taken: AtomicU64::new(0),
             counts: Mutex::new(ReliefCounts::default()),
-            callback: Mutex::new(None),
+            callback: CallbackSlot::default(),
             system: Mutex::new(None),
         }
     }
 
     /// Starts sampling every `interval` (on the store's maintenance thread).
+    /// A new start warns again if memory is above the threshold.
     pub fn start(&self, interval: Duration) {
         self.interval_ms.store(interval.as_millis().max(1) as u64, Ordering::Relaxed);
+        self.above.store(false, Ordering::Relaxed);
         *self.next_due.lock() = Some(Instant::now());
         self.running.store(true, Ordering::Release);
     }
@@ -140,9 +182,23 @@ impl MemoryMonitor {
         f64::from_bits(self.threshold_mb_bits.load(Ordering::Relaxed))
     }
 
-    /// Sets the callback run (on the maintenance thread) when the threshold is exceeded.
+    /// Sets the callback run (on the maintenance thread) when memory crosses
+    /// the threshold: once per crossing, again only after memory went back under.
+    ///
+    /// Replacing the callback returns only after a running invocation of the
+    /// previous one has returned (so whatever it uses may be freed at once),
+    /// except when called from inside the callback itself: then it returns
+    /// at once (waiting would deadlock) and the new callback runs from the
+    /// next crossing on.
     pub fn on_pressure(&self, callback: impl Fn(&MemorySample) + Send + Sync + 'static) {
-        *self.callback.lock() = Some(Arc::new(callback));
+        self.callback.set(Some(Arc::new(callback)));
+    }
+
+    /// Removes the pressure callback; like [`MemoryMonitor::on_pressure`], it
+    /// returns only after a running invocation has returned (unless called
+    /// from inside it).
+    pub fn clear_on_pressure(&self) {
+        self.callback.set(None);
     }
 
     /// The kept samples, oldest first (at most 100).
@@ -175,12 +231,12 @@ impl MemoryMonitor {
         if self.is_running() { *self.next_due.lock() } else { None }
     }
 
-    /// Takes a sample if one is due; returns it and whether it exceeded the threshold.
+    /// Takes a sample if one is due; returns it and where it stands against the threshold.
     pub(crate) fn sample_if_due(
         &self,
         now: Instant,
         live: impl FnOnce() -> LiveObjects,
-    ) -> Option<(MemorySample, bool)> {
+    ) -> Option<(MemorySample, Pressure)> {
         {
             let mut due = self.next_due.lock();
             match *due {
@@ -189,8 +245,18 @@ impl MemoryMonitor {
             }
         }
         let sample = self.take_sample(live());
-        let over = sample.rss_mb > self.threshold_mb();
-        Some((sample, over))
+        let pressure = self.pressure(sample.rss_mb);
+        Some((sample, pressure))
+    }
+
+    /// Where `rss_mb` stands against the threshold, given the previous sample.
+    fn pressure(&self, rss_mb: f64) -> Pressure {
+        let over = rss_mb > self.threshold_mb();
+        match (over, self.above.swap(over, Ordering::Relaxed)) {
+            (false, _) => Pressure::Under,
+            (true, false) => Pressure::Crossed,
+            (true, true) => Pressure::Over,
+        }
     }
 
     /// Reads this process's memory now.
@@ -217,8 +283,9 @@ impl MemoryMonitor {
         f(&mut self.counts.lock());
     }
 
-    pub(crate) fn callback(&self) -> Option<PressureCallback> {
-        self.callback.lock().clone()
+    /// Runs the pressure callback, if any, with `sample`; a panic in it is caught.
+    pub(crate) fn run_callback(&self, sample: &MemorySample) {
+        self.callback.invoke(sample);
     }
 }
 
@@ -271,5 +338,79 @@ mod tests {
         assert!(m.sample_if_due(Instant::now(), LiveObjects::default).is_none(), "not due yet");
         m.stop();
         assert!(m.sample_if_due(Instant::now() + Duration::from_secs(1), LiveObjects::default).is_none());
+    }
+
+    #[test]
+    fn crossing_the_threshold_is_reported_once_until_memory_goes_back_under() {
+        let m = MemoryMonitor::new(0.001, Duration::from_secs(1));
+        assert_eq!(m.pressure(10.0), Pressure::Crossed);
+        assert_eq!(m.pressure(10.0), Pressure::Over);
+        assert_eq!(m.pressure(10.0), Pressure::Over);
+        m.set_threshold_mb(100.0);
+        assert_eq!(m.pressure(10.0), Pressure::Under);
+        m.set_threshold_mb(0.001);
+        assert_eq!(m.pressure(10.0), Pressure::Crossed);
+        m.start(Duration::from_secs(1));
+        assert_eq!(m.pressure(10.0), Pressure::Crossed, "a new start warns again");
+    }
+
+    fn sample() -> MemorySample {
+        MemorySample {
+            timestamp: 0.0,
+            rss_mb: 1.0,
+            virtual_mb: 1.0,
+            percent: 0.0,
+            live: LiveObjects::default(),
+        }
+    }
+
+    #[test]
+    fn replacing_a_running_callback_waits_for_it() {
+        let m = Arc::new(MemoryMonitor::new(0.001, Duration::from_secs(1)));
+        let (entered_tx, entered) = crossbeam_channel::bounded(1);
+        let finished = Arc::new(AtomicBool::new(false));
+        let f = finished.clone();
+        m.on_pressure(move |_| {
+            let _ = entered_tx.send(());
+            std::thread::sleep(Duration::from_millis(200));
+            f.store(true, Ordering::SeqCst);
+        });
+        let runner = m.clone();
+        let t = std::thread::spawn(move || runner.run_callback(&sample()));
+        entered.recv_timeout(Duration::from_secs(10)).expect("the callback started");
+        m.clear_on_pressure();
+        assert!(finished.load(Ordering::SeqCst), "cleared only after the running callback returned");
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn replacing_the_callback_from_inside_it_does_not_deadlock() {
+        let m = Arc::new(MemoryMonitor::new(0.001, Duration::from_secs(1)));
+        let second = Arc::new(AtomicU64::new(0));
+        let (me, s) = (Arc::downgrade(&m), second.clone());
+        m.on_pressure(move |_| {
+            if let Some(m) = me.upgrade() {
+                let s = s.clone();
+                m.on_pressure(move |_| {
+                    s.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        m.run_callback(&sample()); // replaces itself and returns
+        assert_eq!(second.load(Ordering::SeqCst), 0, "the new callback runs from the next time on");
+        m.run_callback(&sample());
+        assert_eq!(second.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn only_held_objects_are_releasable() {
+        assert!(
+            !LiveObjects { open_sessions: 3, in_flight_calls: 2, pooled_objects: 4, ..Default::default() }
+                .releasable()
+        );
+        assert!(LiveObjects { cache_entries: 1, ..Default::default() }.releasable());
+        assert!(LiveObjects { cache_bytes: 1, ..Default::default() }.releasable());
+        assert!(LiveObjects { idle_pooled_objects: 1, ..Default::default() }.releasable());
+        assert!(LiveObjects { idle_sessions_above_min: 1, ..Default::default() }.releasable());
     }
 }

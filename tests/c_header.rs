@@ -39,6 +39,11 @@ fn define(header: &str, name: &str) -> String {
         .to_owned()
 }
 
+unsafe extern "C" {
+    /// From the linked library, as a C program calls it.
+    fn mcps_version() -> *const std::ffi::c_char;
+}
+
 #[test]
 fn version_macros_match_cargo_toml() {
     let header = committed();
@@ -46,7 +51,7 @@ fn version_macros_match_cargo_toml() {
     assert_eq!(define(&header, "MCPS_VERSION_MINOR"), env!("CARGO_PKG_VERSION_MINOR"));
     assert_eq!(define(&header, "MCPS_VERSION_PATCH"), env!("CARGO_PKG_VERSION_PATCH"));
     // SAFETY: mcps_version returns a static NUL-terminated string.
-    let v = unsafe { CStr::from_ptr(mcpstore::ffi::mcps_version()) };
+    let v = unsafe { CStr::from_ptr(mcps_version()) };
     assert_eq!(v.to_str().ok(), Some(env!("CARGO_PKG_VERSION")));
 }
 

@@ -71,11 +71,6 @@ fn server_to_client_ping() {
 }
 
 #[test]
-fn list_changed_event() {
-    check(core::list_changed_event);
-}
-
-#[test]
 fn store_refreshes_tools_on_list_changed() {
     check(core::store_sees_new_tool);
 }

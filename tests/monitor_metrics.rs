@@ -35,7 +35,7 @@ fn a_tiny_threshold_trips_relief() {
         h.wait().unwrap();
     }
     for a in 0..10 {
-        store.call_tool("add", json!({"a": a, "b": 0})).unwrap();
+        store.call_tool_with("add", json!({"a": a, "b": 0}), &keyed(&format!("add-{}-{}", a, 0))).unwrap();
     }
     let trips = Arc::new(AtomicUsize::new(0));
     let t = trips.clone();
@@ -61,7 +61,7 @@ fn a_tiny_threshold_trips_relief() {
 fn a_huge_threshold_does_nothing_and_stop_stops_sampling() {
     let store = stdio_store(quiet_monitor(), &[]);
     for a in 0..4 {
-        store.call_tool("add", json!({"a": a, "b": 0})).unwrap();
+        store.call_tool_with("add", json!({"a": a, "b": 0}), &keyed(&format!("add-{}-{}", a, 0))).unwrap();
     }
     let monitor = store.memory_monitor();
     monitor.set_threshold_mb(1e9);
@@ -89,11 +89,11 @@ fn counts_are_exact_after_a_known_workload() {
         store.call_tool("demo.echo", json!({"message": i.to_string()})).unwrap();
     }
     store.call_tool("demo.fail", json!({})).unwrap(); // a tool error (isError)
-    store.call_tool("demo.add", json!({"a": 1, "b": 1})).unwrap(); // 4th call: crash, retry
-    store.call_tool("demo.add", json!({"a": 1, "b": 1})).unwrap(); // cache hit
-    store.call_tool("demo.add", json!({"a": 1, "b": 1})).unwrap(); // cache hit
+    store.call_tool_with("demo.add", json!({"a": 1, "b": 1}), &keyed(&format!("add-{}-{}", 1, 1))).unwrap(); // 4th call: crash, retry
+    store.call_tool_with("demo.add", json!({"a": 1, "b": 1}), &keyed(&format!("add-{}-{}", 1, 1))).unwrap(); // cache hit
+    store.call_tool_with("demo.add", json!({"a": 1, "b": 1}), &keyed(&format!("add-{}-{}", 1, 1))).unwrap(); // cache hit
     let timeout = CallOptions { timeout: Some(Duration::from_millis(100)), ..Default::default() };
-    let r = store.call_tool_with("demo.sleep", &json!({"ms": 2000}), &timeout);
+    let r = store.call_tool_with("demo.sleep", json!({"ms": 2000}), &timeout);
     assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
 
     let stats = store.stats();

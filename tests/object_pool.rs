@@ -26,10 +26,9 @@ fn pooled_objects_return_and_stay_bounded() {
             });
         }
     });
-    let all_back = eventually(Duration::from_secs(5), || {
-        mcpstore::pool::object_pool_stats().values().all(|s| s.active_objects == 0)
-    });
-    let stats = mcpstore::pool::object_pool_stats();
+    let all_back =
+        eventually(Duration::from_secs(5), || store.stats().objects.values().all(|s| s.active_objects == 0));
+    let stats = store.stats().objects;
     assert!(all_back, "objects still out: {stats:?}");
     for (name, s) in &stats {
         assert!(s.pool_size <= s.max_size, "{name}: {s:?}");

@@ -11,6 +11,7 @@ use support::*;
 
 #[test]
 fn loads_a_standalone_file_and_the_performance_section() {
+    isolated::assert_no_settings_in_env(); // from_file applies the environment
     let dir = std::env::temp_dir().join(format!("mcps-perf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("perf.json");
@@ -41,7 +42,7 @@ fn environment_overrides_the_file() {
     let mcp = dir.join("mcp.json");
     let text = json!({"mcpServers": {"demo": {"command": demo_bin()}}, "performance": {"cache_size": 5}});
     std::fs::write(&mcp, text.to_string()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcpstore"))
+    let out = isolated::command(cli_bin())
         .args([
             "--config",
             mcp.to_str().unwrap(),
@@ -62,7 +63,7 @@ fn environment_overrides_the_file() {
     let stats: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(stats["cache"]["capacity"], 42, "{stats}");
 
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_mcpstore"))
+    let bad = isolated::command(cli_bin())
         .args(["--config", mcp.to_str().unwrap(), "services"])
         .env("MCPSTORE_CACHE_TTL", "soon")
         .output()
@@ -75,8 +76,8 @@ fn environment_overrides_the_file() {
 #[test]
 fn runtime_changes_alter_behaviour() {
     let store = stdio_store(config(), &[]);
-    store.call_tool("add", json!({"a": 1, "b": 0})).unwrap();
-    store.call_tool("add", json!({"a": 2, "b": 0})).unwrap();
+    store.call_tool_with("add", json!({"a": 1, "b": 0}), &keyed(&format!("add-{}-{}", 1, 0))).unwrap();
+    store.call_tool_with("add", json!({"a": 2, "b": 0}), &keyed(&format!("add-{}-{}", 2, 0))).unwrap();
     assert_eq!(store.cache_stats().entries, 2);
 
     let mut cfg = store.config();
@@ -88,8 +89,8 @@ fn runtime_changes_alter_behaviour() {
     cfg.cache.enabled = false;
     store.apply_performance_config(cfg.clone()).unwrap();
     let hits = store.cache_stats().hits;
-    store.call_tool("add", json!({"a": 9, "b": 0})).unwrap();
-    store.call_tool("add", json!({"a": 9, "b": 0})).unwrap();
+    store.call_tool_with("add", json!({"a": 9, "b": 0}), &keyed(&format!("add-{}-{}", 9, 0))).unwrap();
+    store.call_tool_with("add", json!({"a": 9, "b": 0}), &keyed(&format!("add-{}-{}", 9, 0))).unwrap();
     assert_eq!(store.cache_stats().hits, hits, "caching is off");
 
     cfg.max_response_bytes = 1024;

@@ -7,8 +7,8 @@ mod common;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{bounded, demo_http, demo_stdio, eventually, marked_children, test_pool, unique};
-use mcpstore::{Error, PoolConfig, ServiceConfig, Store, TimeoutPhase};
+use common::{bounded, demo_http, demo_stdio, eventually, marked_children, test_pool, unique, with_env};
+use mcpstore::{Error, PoolConfig, RetryPolicy, ServiceConfig, Store, TimeoutPhase};
 use serde_json::{Value, json};
 
 fn store(config: ServiceConfig, pool: PoolConfig) -> Store {
@@ -49,7 +49,7 @@ fn crash_run(store: &'static Store, tool: &'static str, args: fn(usize, usize) -
 fn crashing_servers_are_replaced_and_only_in_flight_calls_fail() {
     bounded(Duration::from_secs(120), || {
         let marker = unique("crash");
-        let config = demo_stdio(&["--crash-after", "100"]).env("MCPSTORE_TEST_MARKER", marker.clone());
+        let config = with_env(demo_stdio(&["--crash-after", "100"]), "MCPSTORE_TEST_MARKER", marker.clone());
         let store: &'static Store = Box::leak(Box::new(store(config, crash_pool())));
 
         // echo is neither read-only nor idempotent: calls in flight at a crash fail.
@@ -67,7 +67,7 @@ fn crashing_servers_are_replaced_and_only_in_flight_calls_fail() {
         );
         for e in &errors {
             assert!(matches!(e, Error::Closed { .. } | Error::Transport { .. }), "unexpected error {e:?}");
-            assert!(e.may_have_executed(), "only sent calls fail: {e:?}");
+            assert!(e.may_have_run(), "only sent calls fail: {e:?}");
         }
         // Crashed processes were reaped and replaced: at most max_connections remain.
         eventually(Duration::from_secs(10), "crashed processes reaped", || {
@@ -91,7 +91,10 @@ fn crashing_servers_are_replaced_and_only_in_flight_calls_fail() {
 #[test]
 fn caller_opt_in_retries_non_idempotent_calls() {
     bounded(Duration::from_secs(60), || {
-        let config = demo_stdio(&["--crash-after", "20"]).retry_non_idempotent(true);
+        let config = ServiceConfig {
+            retry: RetryPolicy { retry_all: true, ..Default::default() },
+            ..demo_stdio(&["--crash-after", "20"])
+        };
         let store: &'static Store = Box::leak(Box::new(store(config, crash_pool())));
         let errors = std::thread::scope(|s| {
             let hs: Vec<_> = (0..4)
@@ -126,7 +129,7 @@ fn hang_pool() -> PoolConfig {
 fn hung_server_times_out_is_evicted_and_replaced() {
     bounded(Duration::from_secs(60), || {
         let marker = unique("hang");
-        let config = demo_stdio(&["--hang-after", "3"]).env("MCPSTORE_TEST_MARKER", marker.clone());
+        let config = with_env(demo_stdio(&["--hang-after", "3"]), "MCPSTORE_TEST_MARKER", marker.clone());
         let pool = hang_pool();
         let read_timeout = pool.read_timeout;
         let store: &'static Store = Box::leak(Box::new(store(config, pool)));
@@ -153,10 +156,10 @@ fn hung_server_times_out_is_evicted_and_replaced() {
         let mut timeouts = 0;
         for (r, took) in &results {
             match r {
-                Err(Error::Timeout { phase: TimeoutPhase::Response, after }) => {
+                Err(Error::Timeout { phase: TimeoutPhase::Response, after, .. }) => {
                     timeouts += 1;
                     assert!(*took >= read_timeout, "early: {took:?}");
-                    assert!(*took < read_timeout * 3, "late: {took:?}");
+                    assert!(*took < read_timeout + common::LOAD_MARGIN, "late: {took:?}");
                     assert!(*after <= read_timeout);
                 }
                 // A call that reached a fresh session after the first was marked suspect.
@@ -187,17 +190,15 @@ fn idempotent_call_on_a_hung_server_is_retried_elsewhere() {
         let store: &'static Store =
             Box::leak(Box::new(store(demo_stdio(&["--hang-after", "1"]), hang_pool())));
         store.call_tool("demo.add", json!({"a": 0, "b": 0})).unwrap();
-        let started = Instant::now();
         // The second call hangs, times out, and is retried on a new session.
         let r = store
             .call_tool_with(
                 "demo.add",
-                &json!({"a": 2, "b": 3}),
+                json!({"a": 2, "b": 3}),
                 &mcpstore::CallOptions { bypass_cache: true, ..Default::default() },
             )
             .unwrap();
         assert_eq!(r.text(), "5");
-        assert!(started.elapsed() < Duration::from_secs(5));
         let st = store.pool_stats()["demo"].clone();
         assert!(st.retries >= 1 && st.created >= 2, "{st:?}");
     });
@@ -216,7 +217,7 @@ fn hung_http_server_times_out() {
         let err = store.call_tool("demo.echo", json!({"message": "3"})).unwrap_err();
         let took = started.elapsed();
         assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-        assert!(took >= read_timeout && took < read_timeout * 3, "{took:?}");
+        assert!(took >= read_timeout && took < read_timeout + common::LOAD_MARGIN, "{took:?}");
         // The whole server hangs: health checks fail and the session is evicted.
         eventually(Duration::from_secs(10), "the hung session evicted", || {
             let st = store.pool_stats()["demo"].clone();
@@ -234,7 +235,9 @@ fn expiring_http_sessions_keep_calls_succeeding() {
             args.extend_from_slice(extra);
             let demo = demo_http(&args);
             let pool = PoolConfig { max_retries: 5, ..test_pool() };
-            let store: &'static Store = Box::leak(Box::new(store(demo.config(), pool)));
+            // Sessions are the handshake era's: the stateless era has none to expire.
+            let config = common::pinned(demo.config(), common::HANDSHAKE_ERA);
+            let store: &'static Store = Box::leak(Box::new(store(config, pool)));
             std::thread::scope(|s| {
                 for t in 0..4 {
                     s.spawn(move || {
@@ -255,19 +258,22 @@ fn expiring_http_sessions_keep_calls_succeeding() {
 }
 
 #[test]
-fn garbage_output_fails_the_call_and_the_session_is_replaced() {
+fn a_garbage_line_is_skipped_and_the_session_lives_on() {
     bounded(Duration::from_secs(60), || {
-        let store = store(demo_stdio(&["--garbage-after", "2"]), test_pool());
+        let pool = PoolConfig { min_connections: 1, max_connections: 1, ..test_pool() };
+        let store = store(demo_stdio(&["--garbage-after", "2"]), pool);
         store.call_tool("demo.echo", json!({"message": "1"})).unwrap();
         store.call_tool("demo.echo", json!({"message": "2"})).unwrap();
-        match store.call_tool("demo.echo", json!({"message": "3"})) {
-            Err(Error::Protocol(m)) => assert!(m.contains("<<garbage>>"), "{m}"),
-            other => panic!("expected a protocol error, got {other:?}"),
+        // The garbage replaced the reply: the call times out and says what came instead.
+        let quick = mcpstore::CallOptions { timeout: Some(Duration::from_secs(1)), ..Default::default() };
+        match store.call_tool_with("demo.echo", json!({"message": "3"}), &quick) {
+            Err(Error::Timeout { detail: Some(d), .. }) => assert!(d.contains("<<garbage>>"), "{d}"),
+            other => panic!("expected a timeout naming the garbage, got {other:?}"),
         }
-        // The stream cannot be trusted any more: the next call gets a new session.
+        // The same session goes on serving.
         let r = store.call_tool("demo.echo", json!({"message": "4"})).unwrap();
         assert_eq!(r.text(), "4");
         let st = store.pool_stats()["demo"].clone();
-        assert!(st.created >= 2 && st.failed >= 1, "{st:?}");
+        assert_eq!((st.created, st.failed, st.stray_lines), (1, 0, 1), "{st:?}");
     });
 }

@@ -4,8 +4,8 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use mcpstore::demo::DemoOptions;
 use mcpstore::{CallOptions, Store};
+use mcpstore_demo_server::DemoOptions;
 use serde_json::json;
 use support::*;
 
@@ -13,12 +13,12 @@ fn progress_of_a_sleep(store: &Store, tool: &str) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let options = CallOptions {
-        progress: Some(Arc::new(move |p: &mcpstore::protocol::messages::Progress| {
+        progress: Some(Arc::new(move |p: &mcpstore::Progress| {
             s.lock().unwrap().push((p.progress, p.total));
         })),
         ..Default::default()
     };
-    let r = store.call_tool_with(tool, &json!({"ms": 300}), &options).unwrap();
+    let r = store.call_tool_with(tool, json!({"ms": 300}), &options).unwrap();
     assert_eq!(r.text(), "slept 300 ms");
     let seen = seen.lock().unwrap();
     assert!(seen.len() >= 3, "progress updates: {seen:?}");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     bounded, demo_http, demo_stdio, eventually, library_threads, marked_children, test_pool, thread_names,
-    unique,
+    unique, with_env,
 };
 use mcpstore::{BatchOptions, PoolConfig, Store, ToolCall};
 use serde_json::json;
@@ -31,7 +31,7 @@ fn dropping_the_store_ends_every_process_and_thread() {
         };
         let store = Store::builder().pool(pool).build().unwrap();
         for name in ["a", "b"] {
-            let config = demo_stdio(&[]).env("MCPSTORE_TEST_MARKER", marker.clone());
+            let config = with_env(demo_stdio(&[]), "MCPSTORE_TEST_MARKER", marker.clone());
             store.add_service(name, config).unwrap();
         }
         store.add_service("web", mcpstore::ServiceConfig::http(url)).unwrap();
@@ -53,7 +53,7 @@ fn dropping_the_store_ends_every_process_and_thread() {
         eventually(Duration::from_secs(10), "tools refreshed", || store.resolve_tool("added").is_ok());
         let _ = store.call_tool_with(
             "web.sleep",
-            &json!({"ms": 2000}),
+            json!({"ms": 2000}),
             &mcpstore::CallOptions { timeout: Some(Duration::from_millis(100)), ..Default::default() },
         );
         // A long call still in flight when the store is dropped.

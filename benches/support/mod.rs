@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use mcpstore::demo::{DemoOptions, HttpServerHandle, spawn_http};
 use mcpstore::{CacheConfig, PerformanceConfig, PoolConfig, ServiceConfig, Store};
+use mcpstore_demo_server::{DemoOptions, HttpServerHandle, spawn_http};
 
 /// The release build of the demo server, built by `cargo bench` next to the bench binary.
 pub fn demo_bin() -> String {

@@ -280,3 +280,35 @@ void sleep_ms(long ms) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
+
+int wait_until(int (*cond)(void *arg), void *arg, long timeout_ms) {
+    double deadline = now_ms() + (double)timeout_ms;
+    for (;;) {
+        if (cond(arg)) {
+            return 1;
+        }
+        if (now_ms() >= deadline) {
+            return 0;
+        }
+        sleep_ms(5);
+    }
+}
+
+long long json_number(const char *json, const char *key) {
+    if (json == NULL || key == NULL) {
+        return -1;
+    }
+    char pattern[128];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *at = strstr(json, pattern);
+    if (at == NULL) {
+        return -1;
+    }
+    at += strlen(pattern);
+    while (*at == ' ') {
+        at++;
+    }
+    char *end = NULL;
+    long long v = strtoll(at, &end, 10);
+    return end == at ? -1 : v;
+}

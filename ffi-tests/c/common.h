@@ -84,6 +84,17 @@ mcps_store *open_demo_store(transport t, const char *perf_json);
 /* The transport's name, for messages. */
 const char *transport_name(transport t);
 
+/* What a clock bound may add to the limit it checks on a loaded 2-core
+ * machine; bounds are kept only where the bound is the behaviour. */
+#define LOAD_MARGIN_MS 1500
+
+/* Polls `cond(arg)` every 5 ms until it returns non-zero or `timeout_ms`
+ * passes; returns whether it held (a bounded wait for a state, never a bare sleep). */
+int wait_until(int (*cond)(void *arg), void *arg, long timeout_ms);
+
+/* The number after `"key":` in `json` (the first occurrence), or -1. */
+long long json_number(const char *json, const char *key);
+
 /* Milliseconds since an arbitrary start. */
 double now_ms(void);
 

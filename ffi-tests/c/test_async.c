@@ -165,7 +165,8 @@ static void test_not_ready_and_cancel(mcps_store *s) {
     outcome_init(&o);
     mcps_call *call = NULL;
     mcps_error *err = NULL;
-    CHECK_STATUS(mcps_store_submit(s, "sleep", "{\"ms\": 400}", NULL, NULL, &call, &err), MCPS_OK,
+    /* Long enough that a loaded machine still polls it before it ends. */
+    CHECK_STATUS(mcps_store_submit(s, "sleep", "{\"ms\": 1500}", NULL, NULL, &call, &err), MCPS_OK,
                  err);
     mcps_result *sentinel = (mcps_result *)&o;
     mcps_result *r = sentinel;
@@ -325,16 +326,177 @@ static void test_queue(mcps_store *s) {
     mcps_queue_free(q);
 }
 
+/* mcps_call_free frees the handle only: the call goes on and its callback
+ * still runs, with success. */
+static void test_free_handle_does_not_cancel(mcps_store *s) {
+    outcome o;
+    outcome_init(&o);
+    mcps_call *call = NULL;
+    mcps_error *err = NULL;
+    CHECK_STATUS(mcps_store_submit(s, "sleep", "{\"ms\": 300}", on_done, &o, &call, &err), MCPS_OK,
+                 err);
+    mcps_call_free(call);
+    CHECK(wait_calls(&o, 1, 10000) == 1);
+    CHECK(o.status == MCPS_OK && o.had_result && !o.had_error);
+    CHECK(strcmp(o.text, "slept 300 ms") == 0);
+    outcome_destroy(&o);
+}
+
+enum { WAITERS = 4, QUEUED = 100 };
+
+typedef struct shared_wait {
+    mcps_call *call;
+    mcps_queue *queue;
+    pthread_mutex_t lock;
+    int seen[QUEUED]; /* how often each tag was handed out */
+    int taken;
+    int failures;
+} shared_wait;
+
+/* Waits on the one shared call handle. */
+static void *wait_on_handle(void *arg) {
+    shared_wait *w = arg;
+    mcps_result *r = NULL;
+    mcps_error *err = NULL;
+    mcps_status st = mcps_call_wait(w->call, 20000, &r, &err);
+    int ok = st == MCPS_OK && r != NULL && strcmp(mcps_result_text(r), "slept 300 ms") == 0;
+    mcps_result_free(r);
+    mcps_error_free(err);
+    pthread_mutex_lock(&w->lock);
+    w->failures += !ok;
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Takes completions from the one shared queue until all were handed out. */
+static void *drain_queue(void *arg) {
+    shared_wait *w = arg;
+    double deadline = now_ms() + 60000;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        int done = w->taken >= QUEUED;
+        pthread_mutex_unlock(&w->lock);
+        if (done || now_ms() > deadline) {
+            return NULL;
+        }
+        uint64_t tag = 0;
+        mcps_status call_status = MCPS_OK;
+        mcps_result *r = NULL;
+        if (mcps_queue_next(w->queue, 50, &tag, &call_status, &r, NULL, NULL) != MCPS_OK) {
+            continue; /* MCPS_ERR_NOT_READY */
+        }
+        char want[32];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)tag);
+        int ok = call_status == MCPS_OK && tag < QUEUED && r != NULL && strcmp(mcps_result_text(r), want) == 0;
+        mcps_result_free(r);
+        pthread_mutex_lock(&w->lock);
+        w->failures += !ok;
+        if (tag < QUEUED) {
+            w->seen[tag]++;
+        }
+        w->taken++;
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+/* One call handle and one completion queue waited on from several threads at once. */
+static void test_waits_from_many_threads(mcps_store *s) {
+    shared_wait w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.lock, NULL);
+    mcps_error *err = NULL;
+    CHECK_STATUS(mcps_store_submit(s, "sleep", "{\"ms\": 300}", NULL, NULL, &w.call, &err), MCPS_OK, err);
+    pthread_t threads[WAITERS];
+    for (int i = 0; i < WAITERS; i++) {
+        CHECK(pthread_create(&threads[i], NULL, wait_on_handle, &w) == 0);
+    }
+    for (int i = 0; i < WAITERS; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    CHECK(w.failures == 0);
+    mcps_call_free(w.call);
+
+    CHECK_STATUS(mcps_queue_new(s, &w.queue, &err), MCPS_OK, err);
+    for (int tag = 0; tag < QUEUED; tag++) {
+        char args[64];
+        snprintf(args, sizeof args, "{\"message\": \"%d\"}", tag);
+        CHECK_STATUS(mcps_queue_submit(w.queue, "echo", args, (uint64_t)tag, &err), MCPS_OK, err);
+    }
+    for (int i = 0; i < WAITERS; i++) {
+        CHECK(pthread_create(&threads[i], NULL, drain_queue, &w) == 0);
+    }
+    for (int i = 0; i < WAITERS; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    CHECK(w.taken == QUEUED && w.failures == 0);
+    for (int tag = 0; tag < QUEUED; tag++) {
+        if (w.seen[tag] != 1) {
+            fprintf(stderr, "tag %d handed out %d times\n", tag, w.seen[tag]);
+        }
+        CHECK(w.seen[tag] == 1);
+    }
+    CHECK(mcps_queue_pending(w.queue) == 0);
+    mcps_queue_free(w.queue);
+    pthread_mutex_destroy(&w.lock);
+}
+
+/* A number from the demo server's own counters (its `stats` tool), read
+ * through `observer`, a second store connected to the same HTTP server. */
+static long long server_counter(mcps_store *observer, const char *key) {
+    mcps_result *r = NULL;
+    mcps_error *err = NULL;
+    long long n = -1;
+    if (mcps_store_call_tool(observer, "stats", "{}", &r, &err) == MCPS_OK) {
+        n = json_number(mcps_result_json(r), key);
+        mcps_result_free(r);
+    } else {
+        clear_error(&err);
+    }
+    return n;
+}
+
+typedef struct counter_wait {
+    mcps_store *observer;
+    const char *key;
+    long long at_least;
+} counter_wait;
+
+static int counter_reached(void *arg) {
+    counter_wait *w = arg;
+    return server_counter(w->observer, w->key) >= w->at_least;
+}
+
+typedef struct sample_wait {
+    mcps_store *store;
+    char sample[128];
+} sample_wait;
+
+/* Whether the store's Prometheus text holds the sample line. */
+static int has_sample(void *arg) {
+    sample_wait *w = arg;
+    char *text = NULL;
+    if (mcps_store_stats_prometheus(w->store, &text, NULL) != MCPS_OK) {
+        return 0;
+    }
+    int found = strstr(text, w->sample) != NULL;
+    mcps_string_free(text);
+    return found;
+}
+
 /* Freeing the store while calls are pending: they complete with
- * MCPS_ERR_CLOSED (or MCPS_ERR_CANCELLED), callbacks run once, handles and
- * queues stay usable until freed. */
+ * MCPS_ERR_CLOSED (as docs/c-api.md promises), callbacks run once, handles
+ * and queues stay usable until freed, and the server is told to stop them
+ * (over HTTP its own counters show the cancellations). */
 static void test_free_store_with_pending_calls(transport t) {
     mcps_store *s = open_demo_store(t, "{\"min_connections\": 1, \"max_retries\": 0}");
+    mcps_store *observer = t == TRANSPORT_HTTP ? open_demo_store(t, "{\"min_connections\": 1}") : NULL;
     mcps_error *err = NULL;
     mcps_result *r = NULL;
     CHECK_STATUS(mcps_store_call_tool(s, "echo", "{\"message\": \"warm\"}", &r, &err), MCPS_OK, err);
     mcps_result_free(r);
     r = NULL;
+    long long cancelled_before = observer != NULL ? server_counter(observer, "cancelled") : 0;
+    long long in_flight_before = observer != NULL ? server_counter(observer, "in_flight") : 0;
 
     enum { N = 3 };
     outcome o;
@@ -347,7 +509,14 @@ static void test_free_store_with_pending_calls(transport t) {
     mcps_queue *q = NULL;
     CHECK_STATUS(mcps_queue_new(s, &q, &err), MCPS_OK, err);
     CHECK_STATUS(mcps_queue_submit(q, "sleep", "{\"ms\": 20000}", 42, &err), MCPS_OK, err);
-    sleep_ms(200); /* the calls are in flight */
+    /* Wait (bounded) until all four calls are in flight: on the store's
+     * sessions, and over HTTP at the server itself. */
+    sample_wait leased = {s, "mcpstore_pool_calls_in_flight{service=\"demo\"} 4\n"};
+    CHECK(wait_until(has_sample, &leased, 10000));
+    if (observer != NULL) {
+        counter_wait running = {observer, "in_flight", in_flight_before + N + 1};
+        CHECK(wait_until(counter_reached, &running, 10000));
+    }
 
     double start = now_ms();
     mcps_store_free(s);
@@ -356,8 +525,8 @@ static void test_free_store_with_pending_calls(transport t) {
     for (int i = 0; i < N; i++) {
         r = NULL;
         mcps_status st = mcps_call_wait(calls[i], 10000, &r, &err);
-        CHECK(st == MCPS_ERR_CLOSED || st == MCPS_ERR_CANCELLED);
-        if (st != MCPS_ERR_CLOSED && st != MCPS_ERR_CANCELLED) {
+        CHECK(st == MCPS_ERR_CLOSED);
+        if (st != MCPS_ERR_CLOSED) {
             fprintf(stderr, "pending call %d ended with %d: %s\n", i, (int)st,
                     mcps_error_message(err));
         }
@@ -366,14 +535,14 @@ static void test_free_store_with_pending_calls(transport t) {
         mcps_call_free(calls[i]);
     }
     CHECK(wait_calls(&o, N, 10000) == N);
-    CHECK(o.status == MCPS_ERR_CLOSED || o.status == MCPS_ERR_CANCELLED);
+    CHECK(o.status == MCPS_ERR_CLOSED);
     CHECK(o.had_error && !o.had_result);
 
     uint64_t tag = 0;
     mcps_status call_status = MCPS_OK;
     CHECK_STATUS(mcps_queue_next(q, 10000, &tag, &call_status, &r, NULL, &err), MCPS_OK, err);
     CHECK(tag == 42);
-    CHECK(call_status == MCPS_ERR_CLOSED || call_status == MCPS_ERR_CANCELLED);
+    CHECK(call_status == MCPS_ERR_CLOSED);
     CHECK(r == NULL);
     /* The queue outlives its store: submissions now fail with MCPS_ERR_CLOSED. */
     CHECK_STATUS(mcps_queue_submit(q, "echo", "{\"message\": \"late\"}", 43, &err), MCPS_ERR_CLOSED,
@@ -383,6 +552,13 @@ static void test_free_store_with_pending_calls(transport t) {
     sleep_ms(50);
     CHECK(wait_calls(&o, N + 1, 0) == N); /* each callback exactly once */
     outcome_destroy(&o);
+
+    if (observer != NULL) {
+        /* The server received a cancellation for each of the four calls. */
+        counter_wait told = {observer, "cancelled", cancelled_before + N + 1};
+        CHECK(wait_until(counter_reached, &told, 10000));
+        mcps_store_free(observer);
+    }
 }
 
 int main(void) {
@@ -396,6 +572,8 @@ int main(void) {
         test_not_ready_and_cancel(s);
         test_submit_arguments(s);
         test_queue(s);
+        test_free_handle_does_not_cancel(s);
+        test_waits_from_many_threads(s);
         mcps_store_free(s);
         test_free_store_with_pending_calls(t);
     }

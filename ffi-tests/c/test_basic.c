@@ -283,12 +283,26 @@ static void test_calls(transport t) {
     CHECK_STATUS(mcps_store_call_tool(s, "echo", "{}", &r, NULL), MCPS_ERR_RPC, NULL);
     CHECK(r == sentinel);
 
-    /* Read-only tools are cached; clear_cache empties the cache. */
+    /* Nothing is cached unless asked: a read-only tool without a key comes from the server. */
     char *stats = NULL;
-    CHECK_STATUS(mcps_store_call_tool(s, "add", "{\"a\": 1, \"b\": 1}", &r, &err), MCPS_OK, err);
+    for (int i = 0; i < 2; i++) {
+        CHECK_STATUS(mcps_store_call_tool(s, "add", "{\"a\": 1, \"b\": 1}", &r, &err), MCPS_OK, err);
+        CHECK(!mcps_result_from_cache(r));
+        CHECK(mcps_result_cache_age_ms(r) == -1);
+        mcps_result_free(r);
+    }
+    /* With a cache key the second call is a hit, and says so; clear_cache empties the cache. */
+    const char *keyed = "{\"cache_key\": \"one-plus-one\"}";
+    CHECK_STATUS(mcps_store_call_tool_with(s, "add", "{\"a\": 1, \"b\": 1}", keyed, NULL, &r, &err), MCPS_OK, err);
+    CHECK(!mcps_result_from_cache(r));
     mcps_result_free(r);
-    CHECK_STATUS(mcps_store_call_tool(s, "add", "{\"a\": 1, \"b\": 1}", &r, &err), MCPS_OK, err);
+    CHECK_STATUS(mcps_store_call_tool_with(s, "add", "{\"a\": 1, \"b\": 1}", keyed, NULL, &r, &err), MCPS_OK, err);
+    CHECK(mcps_result_from_cache(r));
+    CHECK(mcps_result_cache_age_ms(r) >= 0);
+    CHECK_CONTAINS(mcps_result_json(r), "\"sum\":2");
     mcps_result_free(r);
+    CHECK(!mcps_result_from_cache(NULL));
+    CHECK(mcps_result_cache_age_ms(NULL) == -1);
     CHECK_STATUS(mcps_store_stats(s, &stats, &err), MCPS_OK, err);
     CHECK_CONTAINS(stats, "\"cache\":{");
     CHECK_CONTAINS(stats, "\"pool\":{\"demo\":{");

@@ -46,9 +46,34 @@ static void expect_call(mcps_store *s, const char *tool, const char *args, mcps_
 
 #define EXPECT_CALL(s, tool, args, want, part) expect_call((s), (tool), (args), (want), (part), __LINE__)
 
+/* Garbage instead of a reply: over HTTP that body was the answer (a protocol
+ * error); over stdio a stray line is skipped, so the call times out and says
+ * what the server wrote instead. */
 static void test_protocol_error(void) {
-    mcps_store *s = stdio_store("g", "\"--garbage-after\", \"0\"", "{\"min_connections\": 1}");
-    EXPECT_CALL(s, "echo", "{\"message\": \"x\"}", MCPS_ERR_PROTOCOL, "not JSON-RPC");
+    http_server garbled;
+    const char *extra[] = {"--json", "--garbage-after", "0", NULL};
+    http_server_start(&garbled, extra);
+    char *service = http_service(garbled.url);
+    char config[1024];
+    snprintf(config, sizeof config, "{\"mcpServers\": {\"g\": %s}, \"performance\": {\"min_connections\": 1}}",
+             service);
+    mcps_store *s = NULL;
+    mcps_error *err = NULL;
+    CHECK_STATUS(mcps_store_new(config, &s, &err), MCPS_OK, err);
+    EXPECT_CALL(s, "echo", "{\"message\": \"x\"}", MCPS_ERR_PROTOCOL, "<<garbage>>");
+    mcps_store_free(s);
+    free(service);
+    http_server_stop(&garbled);
+
+    /* One session: after its health check clears it, the same process serves on. */
+    s = stdio_store("g", "\"--garbage-after\", \"0\"", "{\"min_connections\": 1, \"max_connections\": 1}");
+    mcps_result *r = NULL;
+    CHECK_STATUS(mcps_store_call_tool_with(s, "echo", "{\"message\": \"x\"}", "{\"timeout_ms\": 1000}", NULL, &r,
+                                           &err),
+                 MCPS_ERR_TIMEOUT, err);
+    CHECK_CONTAINS(mcps_error_message(err), "<<garbage>>");
+    clear_error(&err);
+    EXPECT_CALL(s, "echo", "{\"message\": \"still serving\"}", MCPS_OK, NULL);
     mcps_store_free(s);
 }
 
@@ -70,8 +95,26 @@ static void test_timeout(void) {
     mcps_store *s = stdio_store("t", "", "{\"min_connections\": 1, \"call_timeout\": 0.3}");
     double start = now_ms();
     EXPECT_CALL(s, "sleep", "{\"ms\": 5000}", MCPS_ERR_TIMEOUT, "timed out");
-    CHECK(now_ms() - start < 4000);
+    /* At the call timeout (300 ms) plus a margin for a loaded machine, long before the 5 s sleep ends. */
+    CHECK(now_ms() - start < 300 + LOAD_MARGIN_MS);
     mcps_store_free(s);
+}
+
+typedef struct pool_in_flight {
+    mcps_store *store;
+    const char *sample; /* the Prometheus line to wait for */
+} pool_in_flight;
+
+/* Whether the store's Prometheus text holds the sample line. */
+static int has_sample(void *arg) {
+    pool_in_flight *w = arg;
+    char *text = NULL;
+    if (mcps_store_stats_prometheus(w->store, &text, NULL) != MCPS_OK) {
+        return 0;
+    }
+    int found = strstr(text, w->sample) != NULL;
+    mcps_string_free(text);
+    return found;
 }
 
 static void test_tool_not_found_and_rpc(void) {
@@ -91,7 +134,9 @@ static void test_pool_exhausted(void) {
     mcps_error *err = NULL;
     CHECK_STATUS(mcps_store_submit(s, "sleep", "{\"ms\": 1500}", NULL, NULL, &call, &err), MCPS_OK,
                  err);
-    sleep_ms(300); /* the sleep holds the only session */
+    /* Wait (bounded) until the sleep holds the only session. */
+    pool_in_flight busy = {s, "mcpstore_pool_calls_in_flight{service=\"p\"} 1\n"};
+    CHECK(wait_until(has_sample, &busy, 10000));
     EXPECT_CALL(s, "echo", "{\"message\": \"x\"}", MCPS_ERR_POOL_EXHAUSTED, "no free session");
     mcps_result *r = NULL;
     CHECK_STATUS(mcps_call_wait(call, 10000, &r, &err), MCPS_OK, err);
@@ -166,7 +211,8 @@ static void test_services_that_fail_to_start(void) {
     CHECK_STATUS(mcps_store_list_tools(s, "m", &json, &err), MCPS_ERR_CLOSED, err);
     CHECK_CONTAINS(mcps_error_message(err), "cannot start");
     clear_error(&err);
-    CHECK_STATUS(mcps_store_list_tools(s, "h", &json, &err), MCPS_ERR_CLOSED, err);
+    /* A 401 is a refusal for want of authorization: the auth status, naming the HTTP status. */
+    CHECK_STATUS(mcps_store_list_tools(s, "h", &json, &err), MCPS_ERR_AUTH, err);
     CHECK_CONTAINS(mcps_error_message(err), "401");
     clear_error(&err);
     CHECK(json == NULL);

@@ -18,9 +18,14 @@ const (
 	StatusServiceNotFound    Status = C.MCPS_ERR_SERVICE_NOT_FOUND
 	StatusToolNotFound       Status = C.MCPS_ERR_TOOL_NOT_FOUND
 	StatusAmbiguousTool      Status = C.MCPS_ERR_AMBIGUOUS_TOOL
+	StatusPromptNotFound     Status = C.MCPS_ERR_PROMPT_NOT_FOUND
+	StatusAmbiguousPrompt    Status = C.MCPS_ERR_AMBIGUOUS_PROMPT
+	StatusResourceNotFound   Status = C.MCPS_ERR_RESOURCE_NOT_FOUND
+	StatusAmbiguousResource  Status = C.MCPS_ERR_AMBIGUOUS_RESOURCE
 	StatusTransport          Status = C.MCPS_ERR_TRANSPORT
 	StatusHTTPStatus         Status = C.MCPS_ERR_HTTP_STATUS
 	StatusClosed             Status = C.MCPS_ERR_CLOSED
+	StatusAuth               Status = C.MCPS_ERR_AUTH
 	StatusProtocol           Status = C.MCPS_ERR_PROTOCOL
 	StatusRPC                Status = C.MCPS_ERR_RPC
 	StatusUnsupportedVersion Status = C.MCPS_ERR_UNSUPPORTED_VERSION

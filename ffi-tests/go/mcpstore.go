@@ -36,6 +36,8 @@ func Version() string {
 type Store struct {
 	mu  sync.RWMutex
 	ptr *C.mcps_store
+	// The cgo.Handles of the event callback and the handlers in force.
+	callbacks callbacks
 }
 
 // Result is a tool's result: the MCP CallToolResult as JSON, its text
@@ -45,6 +47,13 @@ type Result struct {
 	JSON    string
 	Text    string
 	IsError bool
+	// FromCache says the result came from the result cache (only calls with
+	// a cache key or a service cache policy are cached); CacheAgeMs is its age.
+	FromCache  bool
+	CacheAgeMs int64
+	// SchemaMismatch says why structuredContent does not fit the tool's
+	// outputSchema ("" when it fits or the tool declares none).
+	SchemaMismatch string
 }
 
 // Decode unmarshals the CallToolResult JSON into v.
@@ -101,15 +110,21 @@ func (s *Store) Close() error {
 	if s.ptr == nil {
 		return nil
 	}
-	C.mcps_store_free(s.ptr)
+	C.mcps_store_free(s.ptr) // returns once a running callback or handler returned
 	s.ptr = nil
+	s.callbacks.deleteAll()
 	runtime.SetFinalizer(s, nil)
 	return nil
 }
 
-// with runs f with the live C store, or fails with ErrClosed.
+// with runs f with the live C store, or fails with ErrClosed. Only Close
+// takes the write lock, so a failed TryRLock means the store is closing:
+// a handler or callback that calls the store while Close waits for it to
+// return gets ErrClosed instead of waiting for Close (a deadlock).
 func (s *Store) with(f func(*C.mcps_store) error) error {
-	s.mu.RLock()
+	if !s.mu.TryRLock() {
+		return ErrClosed
+	}
 	defer s.mu.RUnlock()
 	if s.ptr == nil {
 		return ErrClosed
@@ -250,9 +265,13 @@ func (s *Store) ClearCache() error {
 // copyResult copies a C result (owned or lent) into Go memory.
 func copyResult(r *C.mcps_result) *Result {
 	return &Result{
-		JSON:    C.GoString(C.mcps_result_json(r)),
-		Text:    C.GoString(C.mcps_result_text(r)),
-		IsError: bool(C.mcps_result_is_error(r)),
+		JSON:       C.GoString(C.mcps_result_json(r)),
+		Text:       C.GoString(C.mcps_result_text(r)),
+		IsError:    bool(C.mcps_result_is_error(r)),
+		FromCache:  bool(C.mcps_result_from_cache(r)),
+		CacheAgeMs: int64(C.mcps_result_cache_age_ms(r)),
+		// GoString(NULL) is "".
+		SchemaMismatch: C.GoString(C.mcps_result_schema_mismatch(r)),
 	}
 }
 

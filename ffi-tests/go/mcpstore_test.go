@@ -2,6 +2,7 @@ package mcpstore
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +23,19 @@ var demoServer string
 var httpURL string
 
 func TestMain(m *testing.M) {
+	// The paths of the test dependencies (features_test.go, mrtr_test.go),
+	// read before the MCPSTORE_* variables go.
+	rmcpServer = dependency("MCPSTORE_RMCP_SERVER", "rmcp-target/release/rmcp-interop-server")
+	everythingNode = dependency("MCPSTORE_NODE", "npm/node_modules/node/bin/node")
+	everythingJS = dependency("MCPSTORE_EVERYTHING_JS", "npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+	// The developer's MCPSTORE_* settings would change every store these tests
+	// open (mcps_store_new applies them) and reach the servers they start:
+	// none of them is in force here. Nothing else runs yet, so this is safe.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "MCPSTORE_") {
+			_ = os.Unsetenv(name)
+		}
+	}
 	demoServer = os.Getenv("MCPS_DEMO_SERVER")
 	if demoServer == "" {
 		demoServer, _ = filepath.Abs("../../target/debug/mcpstore-demo-server")
@@ -290,6 +304,59 @@ func TestSubmit(t *testing.T) {
 	}
 }
 
+// eventually polls cond every 10 ms until it holds, failing the test after limit.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// serverCounter reads one of the demo server's own counters (its stats tool) through s.
+func serverCounter(t *testing.T, s *Store, key string) float64 {
+	t.Helper()
+	r, err := s.CallTool("stats", nil)
+	if err != nil {
+		t.Fatalf("stats: %v", err)
+	}
+	var st struct {
+		StructuredContent map[string]any `json:"structuredContent"`
+	}
+	if err := r.Decode(&st); err != nil {
+		t.Fatalf("stats: %v in %s", err, r.JSON)
+	}
+	n, ok := st.StructuredContent[key].(float64)
+	if !ok {
+		t.Fatalf("stats has no number %q: %s", key, r.JSON)
+	}
+	return n
+}
+
+// poolInFlight is the number of calls in flight on the store's sessions to service.
+func poolInFlight(t *testing.T, s *Store, service string) int {
+	t.Helper()
+	raw, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Pool map[string]struct {
+			InFlight int `json:"in_flight"`
+		} `json:"pool"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Pool[service].InFlight
+}
+
+// Closing the store completes pending calls with StatusClosed (docs/c-api.md)
+// and tells the server to stop them: over HTTP, a second store on the same
+// server sees the cancellation in the server's counters.
 func TestCloseWithPendingSubmissions(t *testing.T) {
 	for _, tr := range transports() {
 		t.Run(tr.name, func(t *testing.T) {
@@ -297,22 +364,39 @@ func TestCloseWithPendingSubmissions(t *testing.T) {
 			if _, err := s.CallTool("echo", map[string]string{"message": "warm"}); err != nil {
 				t.Fatal(err)
 			}
+			var observer *Store
+			var cancelledBefore, inFlightBefore float64
+			if tr.name == "http" {
+				observer = openDemo(t, tr)
+				cancelledBefore = serverCounter(t, observer, "cancelled")
+				inFlightBefore = serverCounter(t, observer, "in_flight")
+			}
 			ch, err := s.Submit("sleep", map[string]int{"ms": 20000})
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(100 * time.Millisecond)
+			eventually(t, 10*time.Second, "the call in flight", func() bool { return poolInFlight(t, s, "demo") == 1 })
+			if observer != nil {
+				eventually(t, 10*time.Second, "the call at the server", func() bool {
+					return serverCounter(t, observer, "in_flight") >= inFlightBefore+1
+				})
+			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			select {
 			case o := <-ch:
 				var e *Error
-				if !errors.As(o.Err, &e) || (e.Status != StatusClosed && e.Status != StatusCancelled) {
-					t.Fatalf("want closed, got %+v", o)
+				if !errors.As(o.Err, &e) || e.Status != StatusClosed {
+					t.Fatalf("want StatusClosed, got %+v", o)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("the pending call did not complete after Close")
+			}
+			if observer != nil {
+				eventually(t, 10*time.Second, "the server to receive the cancellation", func() bool {
+					return serverCounter(t, observer, "cancelled") >= cancelledBefore+1
+				})
 			}
 		})
 	}

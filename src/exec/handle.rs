@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::CallResult;
+use crate::cancel::CancelToken;
 use crate::error::{Error, TimeoutPhase};
-use crate::session::CancelToken;
 
 /// The shared state of one background call: its outcome is decided exactly
 /// once, and becomes visible to waiters only after the call's callback (if
@@ -68,7 +68,7 @@ impl HandleState {
         let mut slot = self.slot.lock();
         while !slot.visible {
             if self.done.wait_until(&mut slot, deadline).timed_out() && !slot.visible {
-                return Err(Error::Timeout { phase: TimeoutPhase::Wait, after: limit });
+                return Err(Error::Timeout { phase: TimeoutPhase::Wait, after: limit, detail: None });
             }
         }
         slot.result.clone().unwrap_or(Err(Error::Internal("handle lost its result".into())))
@@ -98,7 +98,7 @@ impl CallHandle {
     /// Waits up to `timeout`; on expiry returns a `Timeout` error and the
     /// call goes on (wait again later).
     pub fn wait_timeout(&self, timeout: Duration) -> CallResult {
-        self.state.wait_until(crate::session::deadline_after(timeout), timeout)
+        self.state.wait_until(crate::util::deadline_after(timeout), timeout)
     }
 
     /// The result if the call has finished.

@@ -36,7 +36,8 @@ impl InFlight {
     pub(crate) fn close_all(&self) {
         let calls: Vec<_> = self.calls.lock().drain().map(|(_, s)| s).collect();
         for state in calls {
-            let _ = state.resolve(Err(Error::Closed { message: "store is closed".into(), sent: true }));
+            let _ =
+                state.resolve(Err(Error::Closed { message: "store is closed".into(), may_have_run: true }));
             // Told to the server too: an HTTP worker waits in its POST until the server ends the stream.
             state.cancel.cancel();
         }

@@ -29,7 +29,7 @@ impl Limiter {
 
     /// Takes a slot, waiting up to `timeout`; `false` when none freed in time.
     pub(crate) fn acquire(&self, timeout: Duration) -> bool {
-        let deadline = crate::session::deadline_after(timeout);
+        let deadline = crate::util::deadline_after(timeout);
         let mut n = self.in_flight.lock();
         while *n >= self.limit.load(Ordering::Relaxed) {
             if self.freed.wait_until(&mut n, deadline).timed_out() && *n >= self.limit.load(Ordering::Relaxed)
@@ -52,6 +52,8 @@ impl Limiter {
     }
 
     pub(crate) fn set_limit(&self, limit: usize) {
+        // Under the lock: a waiter between its check and its wait must not miss this wake-up.
+        let _guard = self.in_flight.lock();
         self.limit.store(limit.max(1), Ordering::Relaxed);
         self.freed.notify_all();
     }

@@ -8,7 +8,15 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::{CallResult, ToolCall};
 use crate::error::{Error, Result, TimeoutPhase};
-use crate::store::StoreInner;
+
+/// What starts the calls of a queue (the store); the queue holds it weakly,
+/// so a queue outliving its store fails its submissions with `Closed`.
+pub(crate) trait Submit: Send + Sync {
+    /// Starts `call` in the background; `on_done` runs once with its outcome.
+    fn submit(&self, call: ToolCall, on_done: Box<dyn FnOnce(CallResult) + Send>) -> Result<()>;
+    /// How long `recv` without a limit waits.
+    fn default_wait(&self) -> Duration;
+}
 
 /// One finished call of a [`CompletionQueue`].
 #[derive(Debug, Clone)]
@@ -22,14 +30,14 @@ pub struct Completion {
 /// Takes many submissions with user tags and hands out completions as they
 /// finish — for event loops in C and Go.
 pub struct CompletionQueue {
-    store: std::sync::Weak<StoreInner>,
+    store: std::sync::Weak<dyn Submit>,
     tx: Sender<Completion>,
     rx: Receiver<Completion>,
     pending: Arc<AtomicUsize>,
 }
 
 impl CompletionQueue {
-    pub(crate) fn new(store: std::sync::Weak<StoreInner>) -> Self {
+    pub(crate) fn new(store: std::sync::Weak<dyn Submit>) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         CompletionQueue { store, tx, rx, pending: Arc::new(AtomicUsize::new(0)) }
     }
@@ -40,20 +48,20 @@ impl CompletionQueue {
         let store = self
             .store
             .upgrade()
-            .ok_or_else(|| Error::Closed { message: "store is closed".into(), sent: false })?;
+            .ok_or_else(|| Error::Closed { message: "store is closed".into(), may_have_run: false })?;
         let tx = self.tx.clone();
         // Counted until `recv` hands the completion out (exact at any time).
         self.pending.fetch_add(1, Ordering::AcqRel);
-        let submitted = store.submit_call(
+        let submitted = store.submit(
             call,
-            Some(Box::new(move |result: CallResult| {
+            Box::new(move |result: CallResult| {
                 let _ = tx.send(Completion { tag, result });
-            })),
+            }),
         );
         if submitted.is_err() {
             self.pending.fetch_sub(1, Ordering::AcqRel);
         }
-        submitted.map(|_| ())
+        submitted
     }
 
     /// Submissions not yet handed out by `recv`.
@@ -70,18 +78,18 @@ impl CompletionQueue {
     /// The next completion, waiting up to `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Completion> {
         self.rx.recv_timeout(timeout).map(|c| self.taken(c)).map_err(|e| match e {
-            RecvTimeoutError::Timeout => Error::Timeout { phase: TimeoutPhase::Wait, after: timeout },
-            RecvTimeoutError::Disconnected => Error::Closed { message: "queue closed".into(), sent: false },
+            RecvTimeoutError::Timeout => {
+                Error::Timeout { phase: TimeoutPhase::Wait, after: timeout, detail: None }
+            }
+            RecvTimeoutError::Disconnected => {
+                Error::Closed { message: "queue closed".into(), may_have_run: false }
+            }
         })
     }
 
     /// The next completion, waiting at most the store's call timeout plus a margin.
     pub fn recv(&self) -> Result<Completion> {
-        let wait = self
-            .store
-            .upgrade()
-            .map(|s| super::default_wait(s.config().batch.call_timeout))
-            .unwrap_or(Duration::from_secs(1));
+        let wait = self.store.upgrade().map(|s| s.default_wait()).unwrap_or(Duration::from_secs(1));
         self.recv_timeout(wait)
     }
 

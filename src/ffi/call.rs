@@ -2,10 +2,9 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::args::{arguments_arg, handle_arg, out_arg, str_arg, wait_ms, write_out};
+use super::boundary::{FfiResult, boundary, guard};
 use super::error::{Failure, mcps_error};
-use super::panic::{
-    FfiResult, arguments_arg, boundary, guard, handle_arg, out_arg, str_arg, wait_ms, write_out,
-};
 use super::result::{mcps_result, new_result, release_result};
 use super::store::mcps_store;
 use crate::error::ErrorCode;
@@ -18,9 +17,11 @@ use crate::exec::{CallHandle, CallResult, CompletionQueue, ToolCall};
 /// `result` is NULL and `error` describes the failure. Both are lent for
 /// the duration of the callback only: never free them, copy what you need.
 ///
-/// Runs on a library worker thread (never the thread that submitted), may
-/// run concurrently with other callbacks, must not block for long (it holds
-/// a worker), and must not unwind (throw, longjmp) into the library.
+/// Runs on the store's dispatch thread (never the thread that submitted, never
+/// a thread that reads from a server): callbacks run one at a time, in the
+/// order their calls finished, so one that blocks delays the others (but
+/// never a server's replies); it may call the library, the same service
+/// included. It must not unwind (throw, longjmp) into the library.
 pub type mcps_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -43,15 +44,43 @@ pub struct mcps_call {
 /// `mcps_queue_new`, freed by `mcps_queue_free`. Thread-safe; it stays
 /// valid after its store is freed (submissions then fail with `MCPS_ERR_CLOSED`).
 pub struct mcps_queue {
-    queue: CompletionQueue,
+    pub(super) queue: CompletionQueue,
 }
 
 /// A raw pointer that may cross to the worker thread that runs the callback.
 struct UserData(*mut c_void);
 
 // SAFETY: the pointer is only handed back to the caller's callback, whose
-// documented contract is that it may run on any library thread.
+// documented contract is that it may run on a library thread.
 unsafe impl Send for UserData {}
+
+/// Starts `call` in the background with an optional C callback, and writes
+/// its handle to `*out` when `out` is not NULL.
+///
+/// # Safety
+/// `cb`, if not NULL, is safe to call from a library thread with `userdata`,
+/// which stays valid until the callback has run; `out` is NULL or writable.
+pub(super) unsafe fn start_call(
+    store: &crate::store::Store,
+    call: ToolCall,
+    cb: mcps_callback,
+    userdata: *mut c_void,
+    out: *mut *mut mcps_call,
+) -> FfiResult {
+    let handle = match cb {
+        Some(cb) => {
+            let userdata = UserData(userdata);
+            store.submit_with_callback(call, move |outcome| run_callback(cb, &userdata, outcome))?
+        }
+        None => store.submit(call)?,
+    };
+    if !out.is_null() {
+        let call = super::live::into_raw(Box::new(mcps_call { handle }));
+        // SAFETY: `out` is not NULL and writable (contract).
+        unsafe { write_out(out, call) };
+    }
+    Ok(())
+}
 
 /// Lends the outcome to a C callback.
 fn run_callback(
@@ -119,20 +148,8 @@ pub unsafe extern "C" fn mcps_store_submit(
         // SAFETY: pointers are NULL or valid (contract); NULL is refused where required.
         let (store, tool, args) =
             unsafe { (handle_arg(s, "store")?, str_arg(tool, "tool")?, arguments_arg(args_json)?) };
-        let call = ToolCall::new(tool, args);
-        let handle = match cb {
-            Some(cb) => {
-                let userdata = UserData(userdata);
-                store.store.submit_with(call, move |outcome| run_callback(cb, &userdata, outcome))?
-            }
-            None => store.store.submit(call)?,
-        };
-        if !out.is_null() {
-            let call = Box::into_raw(Box::new(mcps_call { handle }));
-            // SAFETY: `out` is not NULL and writable (contract).
-            unsafe { write_out(out, call) };
-        }
-        Ok(())
+        // SAFETY: forwarded from this function's contract.
+        unsafe { start_call(&store.store, ToolCall::new(tool, args), cb, userdata, out) }
     })
 }
 
@@ -195,6 +212,8 @@ pub unsafe extern "C" fn mcps_call_cancel(call: *mut mcps_call) -> ErrorCode {
 /// Frees a call handle; the call itself goes on (and its callback still
 /// runs). `mcps_call_free(NULL)` does nothing.
 ///
+/// A second free of the same handle (or a pointer that is no live call handle)
+/// is detected and does nothing (docs/c-api.md, "Freeing twice").
 /// Ownership: takes `call`. Threads: any, but no other thread may use the
 /// handle during or after this call.
 ///
@@ -204,8 +223,9 @@ pub unsafe extern "C" fn mcps_call_cancel(call: *mut mcps_call) -> ErrorCode {
 pub unsafe extern "C" fn mcps_call_free(call: *mut mcps_call) {
     guard((), || {
         if !call.is_null() {
-            // SAFETY: by contract `call` came from `Box::into_raw` in this library and is freed once.
-            drop(unsafe { Box::from_raw(call) });
+            // SAFETY: a live handle was entered by `live::into_raw`; a pointer freed
+            // already (or never handed out) is not entered and is left alone, unread.
+            drop(unsafe { super::live::take(call) });
         }
     });
 }
@@ -230,7 +250,7 @@ pub unsafe extern "C" fn mcps_queue_new(
         let store = unsafe { handle_arg(s, "store") }?;
         let queue = Box::new(mcps_queue { queue: store.store.completion_queue() });
         // SAFETY: `out` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out, Box::into_raw(queue)) };
+        unsafe { write_out(out, super::live::into_raw(queue)) };
         Ok(())
     })
 }
@@ -309,7 +329,7 @@ pub unsafe extern "C" fn mcps_queue_next(
                 let error = if call_error_out.is_null() {
                     std::ptr::null_mut()
                 } else {
-                    Box::into_raw(Box::new(mcps_error::from(&e)))
+                    super::live::into_raw(Box::new(mcps_error::from(&e)))
                 };
                 (e.code(), std::ptr::null_mut(), error)
             }
@@ -344,6 +364,8 @@ pub unsafe extern "C" fn mcps_queue_pending(q: *const mcps_queue) -> usize {
 /// Frees a completion queue; completions not taken yet are dropped (their
 /// calls go on). `mcps_queue_free(NULL)` does nothing.
 ///
+/// A second free of the same handle (or a pointer that is no live queue)
+/// is detected and does nothing (docs/c-api.md, "Freeing twice").
 /// Ownership: takes `q`. Threads: any, but no other thread may use the
 /// queue during or after this call.
 ///
@@ -353,8 +375,9 @@ pub unsafe extern "C" fn mcps_queue_pending(q: *const mcps_queue) -> usize {
 pub unsafe extern "C" fn mcps_queue_free(q: *mut mcps_queue) {
     guard((), || {
         if !q.is_null() {
-            // SAFETY: by contract `q` came from `Box::into_raw` in this library and is freed once.
-            drop(unsafe { Box::from_raw(q) });
+            // SAFETY: a live handle was entered by `live::into_raw`; a pointer freed
+            // already (or never handed out) is not entered and is left alone, unread.
+            drop(unsafe { super::live::take(q) });
         }
     });
 }

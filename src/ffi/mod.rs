@@ -12,41 +12,27 @@
 #![warn(missing_docs)]
 #![allow(non_camel_case_types)]
 
+mod args;
+mod auth;
+mod auth_api;
+mod boundary;
 mod call;
 mod error;
+mod error_api;
+mod events;
+mod handler_slots;
+mod handlers;
+mod live;
 mod monitor;
-mod panic;
+mod options;
+mod prompts;
+mod reply;
+mod resources;
 mod result;
 mod store;
+mod strings;
 
 use std::ffi::c_char;
-
-pub use call::{
-    mcps_call, mcps_call_cancel, mcps_call_free, mcps_call_wait, mcps_callback, mcps_queue, mcps_queue_free,
-    mcps_queue_new, mcps_queue_next, mcps_queue_pending, mcps_queue_submit, mcps_store_submit,
-};
-pub use error::{mcps_error, mcps_error_code, mcps_error_free, mcps_error_message, mcps_error_rpc_code};
-pub use monitor::{
-    mcps_pressure_callback, mcps_store_apply_performance, mcps_store_memory_summary,
-    mcps_store_monitor_start, mcps_store_monitor_stop, mcps_store_on_memory_pressure,
-    mcps_store_set_memory_threshold, mcps_store_stats_prometheus,
-};
-pub use result::{
-    mcps_result, mcps_result_free, mcps_result_is_error, mcps_result_json, mcps_result_text,
-    set_result_pooling,
-};
-pub use store::{
-    mcps_store, mcps_store_add_service, mcps_store_batch_call, mcps_store_call_tool, mcps_store_clear_cache,
-    mcps_store_free, mcps_store_list_services, mcps_store_list_tools, mcps_store_load_json, mcps_store_new,
-    mcps_store_new_from_file, mcps_store_remove_service, mcps_store_stats,
-};
-
-use crate::error::ErrorCode;
-
-/// The status every fallible function returns: `MCPS_OK` (0) or an error
-/// class (1xx caller, 2xx transport, 3xx protocol, 4xx flow control, 5xx
-/// internal). The numbers are [`ErrorCode`]'s: stable, never reused.
-pub type mcps_status = ErrorCode;
 
 /// The library's version, e.g. `"0.1.0"` (the same as the
 /// `MCPS_VERSION_MAJOR/MINOR/PATCH` macros of the header it was built with).
@@ -66,13 +52,14 @@ pub extern "C" fn mcps_version() -> *const c_char {
 /// parameter. `mcps_string_free(NULL)` does nothing. Never pass it a string
 /// that belongs to a handle (`mcps_result_json`, `mcps_error_message`, ...).
 ///
-/// Ownership: takes `s`. Threads: any, but only once per string.
+/// Ownership: takes `s`. Threads: any, but only once per string (freeing
+/// twice is undefined behaviour and not detected).
 ///
 /// # Safety
 /// `s` is NULL or a string from an `out_json` parameter, not freed yet.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcps_string_free(s: *mut c_char) {
-    panic::guard((), || {
+    boundary::guard((), || {
         if !s.is_null() {
             // SAFETY: by contract `s` came from `CString::into_raw` in this library and is freed once.
             drop(unsafe { std::ffi::CString::from_raw(s) });

@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::error::mcps_error;
-use super::panic::{FfiResult, boundary, json_arg, string_out, to_owned_c_string, write_out};
+use super::args::{json_arg, string_out, write_out};
+use super::boundary::{FfiResult, boundary};
+use super::error::{Failure, mcps_error};
 use super::store::{mcps_store, store_arg};
+use super::strings::to_owned_c_string;
 use crate::error::{Error, ErrorCode};
 
 /// Called with a memory sample (JSON, borrowed for the call) when memory
-/// exceeds the threshold.
+/// crosses the threshold; see `mcps_store_on_memory_pressure`.
 pub type mcps_pressure_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, sample_json: *const c_char)>;
 
@@ -104,10 +106,12 @@ pub unsafe extern "C" fn mcps_store_monitor_stop(s: *const mcps_store) -> ErrorC
     })
 }
 
-/// Sets the RSS threshold (MiB) above which the monitor relieves pressure:
-/// expired cache entries, then the LRU half of the cache, idle pooled
-/// objects, idle sessions above the minimum. A negative or non-finite value
-/// is `MCPS_ERR_INVALID_ARGUMENT`. Threads: any.
+/// Sets the RSS threshold (MiB) above which the monitor relieves pressure of
+/// what the library holds: expired cache entries, then the LRU half of the
+/// cache, idle pooled objects, idle sessions above the minimum. A sample above
+/// the threshold while the library holds none of these does nothing; crossing
+/// the threshold logs one warning (again only after memory went back under).
+/// A negative or non-finite value is `MCPS_ERR_INVALID_ARGUMENT`. Threads: any.
 ///
 /// # Safety
 /// `s` is a live store.
@@ -127,9 +131,20 @@ pub unsafe extern "C" fn mcps_store_set_memory_threshold(
 }
 
 /// Sets the function called, on the store's maintenance thread, with the
-/// memory sample (JSON) that exceeded the threshold; NULL removes it.
-/// `userdata` is passed back as is and must stay valid until the store is
-/// freed or another callback is set. Threads: any.
+/// memory sample (JSON, lent for the call) when memory crosses the threshold:
+/// once per crossing, again only after memory went back under it. NULL
+/// removes the callback. `userdata` is passed back as is.
+///
+/// Replacing or removing a callback returns only after a running invocation
+/// of the previous one has returned, so the caller may free the previous
+/// `userdata` as soon as this function returns. Called from inside the
+/// callback itself (on the maintenance thread) it does not wait, which would
+/// deadlock: it returns at once, the new callback applies from the next
+/// crossing on, and the running callback (the caller) keeps using its
+/// `userdata` until it returns. `mcps_store_free` also returns only after a
+/// running callback returned. The callback must not wait for a thread that
+/// is replacing it or freeing the store. `userdata` must stay valid until the
+/// callback is replaced or removed, or the store is freed. Threads: any.
 ///
 /// # Safety
 /// `s` is a live store; `cb`, if not NULL, is safe to call from another thread
@@ -145,7 +160,7 @@ pub unsafe extern "C" fn mcps_store_on_memory_pressure(
         let store = unsafe { store_arg(s) }?;
         let monitor = store.memory_monitor();
         match cb {
-            None => monitor.on_pressure(|_| {}),
+            None => monitor.clear_on_pressure(),
             Some(cb) => {
                 let target = PressureTarget { cb, userdata };
                 monitor.on_pressure(move |sample| {
@@ -181,6 +196,9 @@ pub unsafe extern "C" fn mcps_store_apply_performance(
     boundary(err, || -> FfiResult {
         // SAFETY: pointers are NULL or valid (contract).
         let (store, section) = unsafe { (store_arg(s)?, json_arg(performance_json, "performance_json")?) };
+        if section.is_null() {
+            return Err(Failure::invalid("performance_json is NULL"));
+        }
         let mut config = store.config();
         config.apply_json(&section)?;
         let report = store.apply_performance_config(config)?;

@@ -1,18 +1,22 @@
 //! `mcps_store`: creating and freeing a store, services, synchronous calls, statistics.
 
 use std::ffi::c_char;
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::error::{Failure, mcps_error};
-use super::panic::{
-    FfiResult, arguments_arg, boundary, handle_arg, json_arg, opt_str_arg, out_arg, str_arg, string_out,
-    write_out,
+use super::args::{
+    arguments_arg, handle_arg, json_arg, opt_str_arg, out_arg, str_arg, string_out, write_out,
 };
+use super::auth::SlotAuthorizer;
+use super::boundary::{FfiResult, boundary};
+use super::error::{Failure, mcps_error};
+use super::handler_slots::HandlerRegistry;
 use super::result::{mcps_result, new_result};
+use crate::config::{PerformanceConfig, ServersFile, ServiceConfig};
 use crate::error::ErrorCode;
-use crate::exec::{BatchOptions, ToolCall, result_to_json};
-use crate::servers::ServiceConfig;
+use crate::exec::{ToolCall, write_result_json};
+use crate::store::BatchOptions;
 use crate::store::Store;
 
 /// A store: many MCP services, their pooled sessions, one tool namespace.
@@ -22,6 +26,64 @@ use crate::store::Store;
 /// at once (everything but `mcps_store_free`).
 pub struct mcps_store {
     pub(crate) store: Store,
+    /// The C handlers in force (dropped after `store`: a running one is waited for).
+    pub(crate) handlers: HandlerRegistry,
+    /// The store's authorizer (emptied after `store` is dropped: a running callback is waited for).
+    pub(crate) authorizer: AuthorizerHolder,
+}
+
+/// The authorizer a C store was built with; emptied when the store is freed.
+pub(crate) struct AuthorizerHolder(Arc<SlotAuthorizer>);
+
+impl std::ops::Deref for AuthorizerHolder {
+    type Target = Arc<SlotAuthorizer>;
+    fn deref(&self) -> &Arc<SlotAuthorizer> {
+        &self.0
+    }
+}
+
+impl Drop for AuthorizerHolder {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl mcps_store {
+    fn new(store: Store, authorizer: Arc<SlotAuthorizer>) -> Box<mcps_store> {
+        Box::new(mcps_store {
+            store,
+            handlers: HandlerRegistry::default(),
+            authorizer: AuthorizerHolder(authorizer),
+        })
+    }
+}
+
+/// A store from a parsed `mcp.json` (as `Store::from_json` builds one: its
+/// `performance` section, then the environment, then its services), or with
+/// the default settings and the environment (`None`), with `authorizer` as
+/// the store's OAuth authorizer.
+fn build_store(file: Option<ServersFile>, authorizer: &Arc<SlotAuthorizer>) -> crate::Result<Store> {
+    let builder = Store::builder().authorizer(authorizer.clone());
+    let Some(file) = file else { return builder.with_env().build() };
+    let mut perf = file.performance;
+    perf.apply_env()?;
+    let store = builder.performance(perf).build()?;
+    for (name, config) in file.services {
+        store.add_service(&name, config)?;
+    }
+    Ok(store)
+}
+
+/// A new C store handle from a parsed `mcp.json` (or none), written to `out`.
+///
+/// # Safety
+/// `out` is not NULL and points to writable memory.
+unsafe fn new_store_out(out: *mut *mut mcps_store, file: Option<ServersFile>) -> FfiResult {
+    let authorizer = SlotAuthorizer::new();
+    let store = build_store(file, &authorizer)?;
+    // SAFETY: forwarded from this function's contract.
+    unsafe { write_out(out, super::live::into_raw(mcps_store::new(store, authorizer))) };
+    Ok(())
 }
 
 /// Borrows the store behind a handle.
@@ -40,8 +102,14 @@ pub(crate) fn stats_json(store: &Store) -> String {
 }
 
 /// Creates a store from the text of an `mcp.json` file:
-/// `{"mcpServers": {NAME: {"command", "args", "env", "cwd"} | {"url", "headers"}}, "performance": {...}}`;
+/// `{"mcpServers": {NAME: {"command", "args", "env", "cwd", "inheritEnv"} | {"url", "headers", "auth"}}, "performance": {...}}`;
 /// `MCPSTORE_*` environment variables override its `performance` settings.
+/// An HTTP service without a static `Authorization` header uses OAuth when
+/// its server asks for it; `"auth"` configures it (`{"type": "oauth" |
+/// "client_credentials" | "none", "client_id", "client_secret_env",
+/// "scopes", "redirect_uri", ...}`, see `mcps_store_auth_login`), and the
+/// credentials are kept in `mcpstore/credentials.json` in the user's
+/// configuration directory (`$XDG_CONFIG_HOME` or `~/.config` on Linux).
 /// `config_json == NULL` gives a store with the default settings and no service.
 ///
 /// Services connect in the background; calls that need one wait until it is ready.
@@ -60,13 +128,12 @@ pub unsafe extern "C" fn mcps_store_new(
     boundary(err, || {
         out_arg(out, "out")?;
         // SAFETY: `config_json` is NULL or NUL-terminated (contract).
-        let store = match unsafe { opt_str_arg(config_json, "config_json") }? {
-            Some(text) => Store::from_json(text)?,
-            None => Store::builder().with_env().build()?,
+        let file = match unsafe { opt_str_arg(config_json, "config_json") }? {
+            Some(text) => Some(crate::config::parse_str(text, &PerformanceConfig::new())?),
+            None => None,
         };
         // SAFETY: `out` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out, Box::into_raw(Box::new(mcps_store { store }))) };
-        Ok(())
+        unsafe { new_store_out(out, file) }
     })
 }
 
@@ -88,22 +155,24 @@ pub unsafe extern "C" fn mcps_store_new_from_file(
         out_arg(out, "out")?;
         // SAFETY: `path` is NULL or NUL-terminated (contract).
         let path = unsafe { str_arg(path, "path") }?;
-        let store = Store::from_file(path)?;
+        let file = crate::config::load_file(std::path::Path::new(path), &PerformanceConfig::new())?;
         // SAFETY: `out` was checked to be non-NULL and is writable (contract).
-        unsafe { write_out(out, Box::into_raw(Box::new(mcps_store { store }))) };
-        Ok(())
+        unsafe { new_store_out(out, Some(file)) }
     })
 }
 
 /// Frees a store: closes every session, ends its child processes and threads.
 /// `mcps_store_free(NULL)` does nothing.
 ///
-/// Background calls still pending complete with `MCPS_ERR_CLOSED` (or
-/// `MCPS_ERR_CANCELLED`): their callbacks still run, on a library worker
-/// thread, possibly after this function returned, so their `userdata` must
-/// stay valid until then; their `mcps_call` handles and completion queues
-/// stay valid until freed. Blocks until the sessions are closed.
+/// Background calls still pending complete with `MCPS_ERR_CLOSED` and their
+/// servers are sent a cancellation: their callbacks still run, on a library
+/// worker thread, possibly after this function returned, so their `userdata`
+/// must stay valid until then; their `mcps_call` handles and completion
+/// queues stay valid until freed. Blocks until the sessions are closed (and
+/// a running memory-pressure callback, event callback or handler returned).
 ///
+/// A second free of the same handle (or a pointer that is no live store)
+/// is detected and does nothing (docs/c-api.md, "Freeing twice").
 /// Ownership: takes `store`. Threads: any, but no other thread may use the
 /// store during or after this call.
 ///
@@ -111,10 +180,11 @@ pub unsafe extern "C" fn mcps_store_new_from_file(
 /// `store` is NULL or a live store that no other thread uses any more.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mcps_store_free(store: *mut mcps_store) {
-    super::panic::guard((), || {
+    super::boundary::guard((), || {
         if !store.is_null() {
-            // SAFETY: by contract `store` came from `Box::into_raw` in this library and is freed once.
-            drop(unsafe { Box::from_raw(store) });
+            // SAFETY: a live handle was entered by `live::into_raw`; a pointer freed
+            // already (or never handed out) is not entered and is left alone, unread.
+            drop(unsafe { super::live::take(store) });
         }
     });
 }
@@ -194,7 +264,10 @@ pub unsafe extern "C" fn mcps_store_remove_service(
 }
 
 /// The services as a JSON array of `{"name", "transport", "state",
-/// "last_error", "server_info", "protocol_version", "tool_count", "sessions"}`.
+/// "last_error", "server_info", "protocol_version", "tool_count",
+/// "resource_count", "template_count", "prompt_count", "sessions",
+/// "listening"}` (`listening`: the state of each HTTP session's listening
+/// stream, `[{"state", "reconnects", "last_error"}]`; empty for stdio).
 ///
 /// On success writes a new string to `*out_json`; the caller frees it with
 /// `mcps_string_free`. Threads: any; the store is thread-safe.
@@ -255,9 +328,11 @@ pub unsafe extern "C" fn mcps_store_list_tools(
 /// Calls a tool and waits for its result.
 ///
 /// `tool` is `service.tool`, `service_tool` or a bare name unique across
-/// services; `args_json` is a JSON object (NULL means `{}`). Read-only tools
-/// are answered from the result cache when they can be. A tool that reports
-/// an error is a success (`MCPS_OK`) with `mcps_result_is_error` true.
+/// services; `args_json` is a JSON object (NULL means `{}`). The result cache
+/// answers only calls that asked for it (a cache key, see
+/// `mcps_store_call_tool_with`, or the service's `cache` policy in the config).
+/// A tool that reports an error is a success (`MCPS_OK`) with
+/// `mcps_result_is_error` true.
 ///
 /// On success writes a new result to `*out`; the caller frees it with
 /// `mcps_result_free`. Blocks the calling thread (up to the store's
@@ -295,6 +370,15 @@ pub unsafe extern "C" fn mcps_store_call_tool(
 /// `{"error": {"code": STATUS, "kind", "message", "rpc_code"?}}`; one call's
 /// failure (a malformed item included) does not fail the batch.
 ///
+/// Bytes: each result is the server's own bytes of its `result` member, as
+/// received (as `mcps_result_json` gives them), not parsed or re-serialised;
+/// a result from the cache, or one that does not fit the tool's
+/// `outputSchema`, has `"_mcpstore": {"cache": {"hit": true, "age_ms": N}}`
+/// and/or `"schema_mismatch": "..."` added as its last member (were the
+/// server's result to carry an `_mcpstore` member itself, that item is
+/// re-serialised with the library's one in its place). Items are separated
+/// by `,` with no other whitespace.
+///
 /// The caller frees `*out_json` with `mcps_string_free`. Blocks the calling
 /// thread. Threads: any; the store is thread-safe.
 ///
@@ -317,7 +401,17 @@ pub unsafe extern "C" fn mcps_store_batch_call(
         };
         let calls = items.iter().map(ToolCall::from_json).collect();
         let results = store.batch_call_items(calls, &BatchOptions::default());
-        Ok(Value::Array(results.iter().map(result_to_json).collect()).to_string())
+        let mut out = Vec::with_capacity(2 + results.len() * 128);
+        out.push(b'[');
+        for (i, result) in results.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_result_json(result, &mut out);
+        }
+        out.push(b']');
+        // Every part is UTF-8 JSON (the server's bytes were checked when parsed).
+        String::from_utf8(out).map_err(|_| Failure::new(ErrorCode::Internal, "batch result is not UTF-8"))
     })
 }
 

@@ -5,10 +5,15 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::args::{str_arg, wait_ms};
+use super::boundary::{boundary, guard};
 use super::error::Failure;
-use super::panic::{boundary, guard, str_arg, to_cstring, wait_ms};
-use super::result::{new_result, release_result, set_result_pooling};
-use super::*;
+use super::error::mcps_error;
+use super::error_api::{mcps_error_code, mcps_error_free, mcps_error_message, mcps_error_rpc_code};
+use super::result::{mcps_result_is_error, mcps_result_json, mcps_result_text};
+use super::result::{new_result, release_result};
+use super::strings::to_cstring;
+use crate::error::ErrorCode;
 use crate::protocol::ToolResult;
 
 fn message(e: *const mcps_error) -> String {
@@ -91,9 +96,8 @@ fn results_render_json_and_text_and_recycle() {
         }))
         .unwrap_or_default(),
     );
-    for pooling in [true, false] {
-        set_result_pooling(pooling);
-        let r = new_result(tool_result.clone());
+    for _ in 0..2 {
+        let r = new_result(crate::exec::ToolOutput::fresh(tool_result.clone()));
         // SAFETY: `r` is a live result; the strings live as long as it.
         unsafe {
             let json = CStr::from_ptr(mcps_result_json(&*r)).to_str().unwrap_or_default();
@@ -104,7 +108,26 @@ fn results_render_json_and_text_and_recycle() {
         }
         release_result(r);
     }
-    set_result_pooling(true);
-    let stats = crate::pool::object_pool_stats();
+    let stats = crate::objpool::object_pool_stats();
     assert!(stats.contains_key("c_results"));
+}
+
+#[test]
+fn a_schema_mismatch_is_lent_by_the_result_and_cleared_on_reuse() {
+    use super::result::mcps_result_schema_mismatch;
+    let tool_result = Arc::new(ToolResult::from_value(json!({"content": []})).unwrap_or_default());
+    let output = crate::exec::ToolOutput::fresh(tool_result.clone())
+        .with_schema_mismatch(Some("structuredContent.sum: \"three\" is not a number".into()));
+    let r = new_result(output);
+    // SAFETY: `r` is a live result; the string lives as long as it.
+    let text = unsafe { CStr::from_ptr(mcps_result_schema_mismatch(&*r)) };
+    assert!(text.to_string_lossy().contains("is not a number"), "{text:?}");
+    release_result(r);
+    let r = new_result(crate::exec::ToolOutput::fresh(tool_result));
+    // SAFETY: as above; NULL is a valid argument.
+    unsafe {
+        assert!(mcps_result_schema_mismatch(&*r).is_null());
+        assert!(mcps_result_schema_mismatch(std::ptr::null()).is_null());
+    }
+    release_result(r);
 }

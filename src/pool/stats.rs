@@ -64,6 +64,8 @@ pub struct PoolStats {
     pub idle: usize,
     /// Calls in flight now.
     pub in_flight: usize,
+    /// Lines the server wrote on stdout that were not JSON-RPC (skipped, not fatal).
+    pub stray_lines: u64,
 }
 
 /// Retries counted by cause.
@@ -106,6 +108,7 @@ impl PoolCounters {
             open,
             idle,
             in_flight,
+            stray_lines: 0,
         }
     }
 }

@@ -9,7 +9,8 @@ use serde_json::value::RawValue;
 
 use crate::error::Error;
 
-/// Standard JSON-RPC error codes.
+/// Standard JSON-RPC error codes (the whole table, used or not).
+#[allow(dead_code)]
 pub mod codes {
     /// Invalid JSON was received.
     pub const PARSE_ERROR: i64 = -32700;
@@ -157,13 +158,6 @@ pub fn snippet(bytes: &[u8]) -> String {
     text.trim_end().to_owned()
 }
 
-/// Appends a request `{"jsonrpc":"2.0","id":ID,"method":M,"params":P}` to `buf`.
-pub fn write_request<P: Serialize + ?Sized>(buf: &mut Vec<u8>, id: i64, method: &str, params: Option<&P>) {
-    buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    buf.extend_from_slice(id.to_string().as_bytes());
-    write_method_and_params(buf, method, params);
-}
-
 /// Appends a notification `{"jsonrpc":"2.0","method":M,"params":P}` to `buf`.
 pub fn write_notification<P: Serialize + ?Sized>(buf: &mut Vec<u8>, method: &str, params: Option<&P>) {
     buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\"");
@@ -208,15 +202,10 @@ fn write_json<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn encodes_request_and_notification() {
+    fn encodes_a_notification() {
         let mut buf = Vec::new();
-        write_request(&mut buf, 7, "tools/call", Some(&json!({"name": "echo"})));
-        let v: Value = serde_json::from_slice(&buf).unwrap();
-        assert_eq!(v, json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}}));
-        buf.clear();
         write_notification::<Value>(&mut buf, "notifications/initialized", None);
         assert_eq!(buf, br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     }

@@ -6,8 +6,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::version::LATEST_PROTOCOL_VERSION;
-
 /// Name and version of a client or server (`clientInfo` / `serverInfo`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Implementation {
@@ -22,10 +20,15 @@ pub struct Implementation {
 }
 
 /// The parameters of the `initialize` request this client sends.
-pub fn initialize_params(client_name: &str, client_version: &str) -> Value {
+pub fn initialize_params(
+    client_name: &str,
+    client_version: &str,
+    capabilities: Value,
+    version: &str,
+) -> Value {
     json!({
-        "protocolVersion": LATEST_PROTOCOL_VERSION,
-        "capabilities": {},
+        "protocolVersion": version,
+        "capabilities": capabilities,
         "clientInfo": {"name": client_name, "version": client_version},
     })
 }
@@ -102,10 +105,13 @@ pub struct Tool {
     /// Behaviour hints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<ToolAnnotations>,
+    /// Icons for people (`src`, `mimeType`, `sizes`, `theme`), kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Vec<Value>>,
     /// Protocol-level metadata.
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,
-    /// Fields this client does not interpret (icons, execution, ...).
+    /// Fields this client does not interpret (execution, ...).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -120,18 +126,6 @@ impl Tool {
     pub fn is_retry_safe(&self) -> bool {
         self.is_read_only() || self.annotations.as_ref().and_then(|a| a.idempotent_hint).unwrap_or(false)
     }
-}
-
-/// One page of `tools/list`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListToolsResult {
-    /// The tools of this page.
-    #[serde(default)]
-    pub tools: Vec<Tool>,
-    /// The cursor of the next page; absent on the last page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
 }
 
 /// The result of `tools/call` (a `CallToolResult`), kept whole.
@@ -283,6 +277,18 @@ pub struct Progress {
 pub mod methods {
     /// The handshake request.
     pub const INITIALIZE: &str = "initialize";
+    /// What a stateless-era server speaks and offers (2026-07-28).
+    pub const SERVER_DISCOVER: &str = "server/discover";
+    /// The stream of a stateless-era server's notifications (2026-07-28).
+    pub const SUBSCRIPTIONS_LISTEN: &str = "subscriptions/listen";
+    /// The first message of a `subscriptions/listen` stream.
+    pub const SUBSCRIPTIONS_ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
+    /// A task's state (the tasks extension).
+    pub const TASKS_GET: &str = "tasks/get";
+    /// Answers a task's input requests (the tasks extension).
+    pub const TASKS_UPDATE: &str = "tasks/update";
+    /// Asks the server to stop a task (the tasks extension).
+    pub const TASKS_CANCEL: &str = "tasks/cancel";
     /// The notification that ends the handshake.
     pub const INITIALIZED: &str = "notifications/initialized";
     /// Liveness check, in both directions.
@@ -299,6 +305,40 @@ pub mod methods {
     pub const MESSAGE: &str = "notifications/message";
     /// The server's tool list changed.
     pub const TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
+    /// List resources (paginated).
+    pub const RESOURCES_LIST: &str = "resources/list";
+    /// List resource templates (paginated).
+    pub const RESOURCE_TEMPLATES_LIST: &str = "resources/templates/list";
+    /// Read a resource.
+    pub const RESOURCES_READ: &str = "resources/read";
+    /// Subscribe to a resource's updates.
+    pub const RESOURCES_SUBSCRIBE: &str = "resources/subscribe";
+    /// End a subscription.
+    pub const RESOURCES_UNSUBSCRIBE: &str = "resources/unsubscribe";
+    /// A subscribed resource changed.
+    pub const RESOURCE_UPDATED: &str = "notifications/resources/updated";
+    /// The server's resource list changed.
+    pub const RESOURCES_LIST_CHANGED: &str = "notifications/resources/list_changed";
+    /// List prompts (paginated).
+    pub const PROMPTS_LIST: &str = "prompts/list";
+    /// Get a prompt with arguments.
+    pub const PROMPTS_GET: &str = "prompts/get";
+    /// The server's prompt list changed.
+    pub const PROMPTS_LIST_CHANGED: &str = "notifications/prompts/list_changed";
+    /// Complete an argument.
+    pub const COMPLETE: &str = "completion/complete";
+    /// Set the server's log level.
+    pub const SET_LOG_LEVEL: &str = "logging/setLevel";
+    /// The server asks for the client's roots.
+    pub const ROOTS_LIST: &str = "roots/list";
+    /// The client's roots changed.
+    pub const ROOTS_LIST_CHANGED: &str = "notifications/roots/list_changed";
+    /// The server asks for a model completion.
+    pub const SAMPLING_CREATE: &str = "sampling/createMessage";
+    /// The server asks the user for information.
+    pub const ELICITATION_CREATE: &str = "elicitation/create";
+    /// A URL-mode elicitation finished.
+    pub const ELICITATION_COMPLETE: &str = "notifications/elicitation/complete";
 }
 
 #[cfg(test)]
@@ -329,7 +369,8 @@ mod tests {
     #[test]
     fn tool_keeps_unknown_fields_and_reads_hints() {
         let raw = json!({"name": "t", "inputSchema": {"type": "object"},
-            "annotations": {"readOnlyHint": true, "x": 1}, "icons": []});
+            "annotations": {"readOnlyHint": true, "x": 1}, "icons": [{"src": "https://x/i.png"}],
+            "title": "T", "outputSchema": {"type": "object"}, "_meta": {"k": 1}, "execution": {"taskSupport": "optional"}});
         let tool: Tool = serde_json::from_value(raw.clone()).unwrap();
         assert!(tool.is_read_only() && tool.is_retry_safe());
         assert_eq!(serde_json::to_value(&tool).unwrap(), raw);

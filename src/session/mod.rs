@@ -2,40 +2,72 @@
 //! cancellation, and the routing of everything the server sends.
 //!
 //! A session is shared by many threads at once: each request gets its own id
-//! and waits on its own channel; the transport's reader (stdio) or the calling
-//! thread itself (HTTP) routes the response by id.
+//! and waits on its own channel; the transport's reader (stdio, legacy SSE) or
+//! the calling thread itself (Streamable HTTP) routes the response by id.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 
+use crate::call_options::CallOptions;
+use crate::config::{HttpTransportKind, ProtocolChoice, TransportConfig};
+use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::protocol::jsonrpc;
-use crate::protocol::messages::{self, Progress, methods};
-use crate::protocol::{InitializeResult, ListToolsResult, Tool, ToolResult, version};
-use crate::servers::TransportConfig;
-use crate::transport::http::HttpTransport;
+use crate::protocol::messages::{Progress, methods};
+use crate::protocol::{InitializeResult, LogLevel, ToolResult, version};
+use crate::transport::HttpTransport;
+use crate::transport::legacy_sse::LegacySseTransport;
 use crate::transport::stdio::StdioTransport;
-use crate::transport::{Inbound, OutgoingRequest, Transport};
+use crate::transport::{AuthHook, Inbound, ListenStatus, Transport};
 
-mod cancel;
+mod establish;
+mod features;
+mod http_choice;
+mod listen;
+mod mrtr;
+mod reply;
+mod request;
 mod router;
+mod server_requests;
+mod tasks;
+mod wire;
 
-pub use cancel::CancelToken;
-pub(crate) use router::Reply;
+use http_choice::Failed;
+pub(crate) use request::Exchange;
 use router::Router;
+pub(crate) use server_requests::{Responder, ServerRequests};
+use wire::Wire;
+
+/// A wire of each era, for the micro-benchmarks.
+#[cfg(feature = "bench-internals")]
+pub(crate) fn wire_for_bench(modern: bool) -> Wire {
+    match modern {
+        true => Wire::modern(
+            crate::protocol::modern::MODERN_PROTOCOL_VERSION,
+            &serde_json::json!({}),
+            "bench",
+            None,
+        ),
+        false => Wire::legacy(version::LATEST_PROTOCOL_VERSION),
+    }
+}
+
+/// How long a reply to a server request waits for room in the notice queue
+/// before it is sent on the answering thread itself.
+const REPLY_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// The longest a background cancellation notification may take.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Limits and identity used by a session.
+/// Limits and identity used by a session (plain data; `Default` gives the
+/// store's default pool timeouts).
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     /// The name sent as `clientInfo.name`.
@@ -48,6 +80,8 @@ pub struct SessionOptions {
     pub write_timeout: Duration,
     /// Largest message accepted from the server.
     pub max_message_bytes: usize,
+    /// Which protocol era to speak (found out per server by default).
+    pub protocol: ProtocolChoice,
 }
 
 impl Default for SessionOptions {
@@ -59,24 +93,57 @@ impl Default for SessionOptions {
             read_timeout: pool.read_timeout,
             write_timeout: pool.write_timeout,
             max_message_bytes: crate::config::DEFAULT_MAX_RESPONSE_BYTES,
+            protocol: ProtocolChoice::Auto,
         }
     }
 }
 
 /// Something a server told the client on its own.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SessionEvent {
+pub(crate) enum SessionEvent {
     /// `notifications/tools/list_changed`.
     ToolsListChanged,
+    /// `notifications/resources/list_changed`.
+    ResourcesListChanged,
+    /// `notifications/prompts/list_changed`.
+    PromptsListChanged,
+    /// `notifications/resources/updated` for a subscribed URI.
+    ResourceUpdated(String),
+    /// `notifications/message` (its params: level, logger, data).
+    Log(Value),
+    /// `notifications/elicitation/complete` for a URL-mode elicitation.
+    ElicitationComplete(String),
     /// `notifications/progress` for a request of this session.
     Progress(Progress),
     /// The session's connection ended.
+    #[allow(dead_code)] // carried for handlers that want the reason
     Closed(Error),
 }
 
-/// Receives a session's events (called on the transport's reader thread or the calling thread).
-pub type EventHandler = Arc<dyn Fn(&SessionEvent) + Send + Sync>;
+/// Receives a session's events (called on the transport's reader thread or the
+/// calling thread: library code only, which hands user code to the dispatcher).
+pub(crate) type EventHandler = Arc<dyn Fn(&SessionEvent) + Send + Sync>;
+
+/// What a pool gives the sessions it opens: the service's shared HTTP agent,
+/// where events go, and the store's dispatch threads. A standalone session
+/// makes its own dispatch threads (started on first use).
+#[derive(Clone, Default)]
+pub(crate) struct SessionContext {
+    /// The service's HTTP agent (keep-alive connections shared by its sessions).
+    pub(crate) agent: Option<ureq::Agent>,
+    /// Receives the session's events.
+    pub(crate) events: Option<EventHandler>,
+    /// Runs user callbacks (progress) off the reader thread.
+    pub(crate) callbacks: Option<Arc<Dispatcher>>,
+    /// Sends cancellation notices, so a timed-out or cancelled call never waits for them.
+    pub(crate) notices: Option<Arc<Dispatcher>>,
+    /// Counts lines the servers wrote that were not JSON-RPC (shared by a pool's sessions).
+    pub(crate) stray_lines: Arc<AtomicU64>,
+    /// Answers the server's requests and says which capabilities to declare.
+    pub(crate) requests: Option<Arc<dyn ServerRequests>>,
+    /// The service's authorization (HTTP), one credential shared by all its sessions.
+    pub(crate) auth: Option<Arc<dyn AuthHook>>,
+}
 
 struct SessionInner {
     router: Arc<Router>,
@@ -86,9 +153,18 @@ struct SessionInner {
     options: SessionOptions,
     generation: AtomicU64,
     reinit: Mutex<()>,
+    notices: Arc<Dispatcher>,
+    /// How requests look on the wire (the era, its version, the `_meta` of modern requests).
+    wire: RwLock<Arc<Wire>>,
+    /// What the era is remembered under (the command line or the origin).
+    era_key: String,
+    /// What a stateless-era session listens for (`subscriptions/listen`).
+    subscriptions: listen::Subscriptions,
 }
 
-/// One initialized MCP session, cheap to clone and safe to share between threads.
+/// One initialized MCP session to one server, without a pool: cheap to clone
+/// and safe to share between threads (many calls may be in flight at once).
+/// A [`crate::Store`] keeps pools of these.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<SessionInner>,
@@ -104,40 +180,107 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Opens a transport to the server and performs the `initialize` handshake.
-    ///
-    /// `agent` is the service's shared HTTP agent (ignored for stdio).
-    pub fn connect(
+    /// Starts the server (stdio) or connects to it (HTTP: Streamable HTTP or
+    /// legacy HTTP+SSE, as [`crate::HttpConfig::transport`] says) and performs
+    /// the `initialize` handshake. `name` labels the session in logs and errors.
+    pub fn connect(name: &str, transport: &TransportConfig, options: SessionOptions) -> Result<Session> {
+        Session::open(name, transport, options, SessionContext::default())
+    }
+
+    /// Like [`Session::connect`], with the pool's agent and event handler.
+    /// The one place that builds transports (for HTTP, the transport chosen
+    /// by [`http_choice::open_http`]).
+    pub(crate) fn open(
         service: &str,
         config: &TransportConfig,
-        agent: Option<&ureq::Agent>,
         options: SessionOptions,
-        events: Option<EventHandler>,
+        context: SessionContext,
     ) -> Result<Session> {
-        let router = Arc::new(Router {
-            service: service.to_owned(),
-            pending: Mutex::new(HashMap::new()),
-            progress: Mutex::new(HashMap::new()),
-            closed: RwLock::new(None),
-            is_closed: AtomicBool::new(false),
-            events,
-        });
-        let inbound: Arc<dyn Inbound> = router.clone();
-        let transport: Box<dyn Transport> = match config {
-            TransportConfig::Stdio { .. } => {
-                Box::new(StdioTransport::spawn(service, config, inbound, options.max_message_bytes)?)
+        let SessionContext { agent, events, callbacks, notices, stray_lines, requests, auth } = context;
+        let callbacks = callbacks.unwrap_or_else(|| Arc::new(Dispatcher::new("mcps-callbacks")));
+        let notices = notices.unwrap_or_else(|| Arc::new(Dispatcher::new("mcps-notices")));
+        let new_router = || {
+            Arc::new(Router {
+                service: service.to_owned(),
+                pending: Mutex::new(HashMap::new()),
+                progress: Mutex::new(HashMap::new()),
+                closed: RwLock::new(None),
+                is_closed: AtomicBool::new(false),
+                events: events.clone(),
+                callbacks: callbacks.clone(),
+                stray_lines: stray_lines.clone(),
+                last_stray: Mutex::new(None),
+                requests: requests.clone(),
+                send_reply: RwLock::new(None),
+                listen_id: AtomicI64::new(0),
+            })
+        };
+        let router = new_router();
+        let era_key = establish::era_key(config);
+        let start = |router: &Arc<Router>, transport: Box<dyn Transport>, options: SessionOptions| {
+            Session::start(router.clone(), transport, options, notices.clone(), era_key.clone())
+        };
+        let max_message_bytes = options.max_message_bytes;
+        match config {
+            TransportConfig::Stdio(stdio) => {
+                let transport = StdioTransport::spawn(service, stdio, router.clone(), max_message_bytes)?;
+                match start(&router, Box::new(transport), options.clone()) {
+                    // The server ended on the era probe: a new process, with the handshake.
+                    Err(Failed { respawn_for_handshake: true, .. }) => {
+                        let router = new_router();
+                        let transport =
+                            StdioTransport::spawn(service, stdio, router.clone(), max_message_bytes)?;
+                        let handshake = ProtocolChoice::Version(version::LATEST_PROTOCOL_VERSION.to_owned());
+                        start(&router, Box::new(transport), SessionOptions { protocol: handshake, ..options })
+                            .map_err(Error::from)
+                    }
+                    other => other.map_err(Error::from),
+                }
             }
-            TransportConfig::Http { url, headers } => {
-                let agent = agent.cloned().unwrap_or_else(|| {
+            TransportConfig::Http(http) => {
+                let agent = agent.unwrap_or_else(|| {
                     let pool = crate::config::PoolConfig {
                         connection_timeout: options.connection_timeout,
                         ..Default::default()
                     };
                     crate::transport::http::agent_for(&pool)
                 });
-                Box::new(HttpTransport::new(agent, url, headers, inbound, options.max_message_bytes)?)
+                http_choice::open_http(service, http, options.connection_timeout, |kind, timeout| {
+                    let inbound: Arc<dyn Inbound> = router.clone();
+                    let transport: Box<dyn Transport> = match kind {
+                        HttpTransportKind::Sse => Box::new(LegacySseTransport::connect(
+                            service,
+                            agent.clone(),
+                            http,
+                            inbound,
+                            (timeout, max_message_bytes),
+                            auth.clone(),
+                        )?),
+                        _ => Box::new(
+                            HttpTransport::new(agent.clone(), http, inbound, max_message_bytes)?
+                                .with_auth(auth.clone()),
+                        ),
+                    };
+                    start(
+                        &router,
+                        transport,
+                        SessionOptions { connection_timeout: timeout, ..options.clone() },
+                    )
+                })
             }
-        };
+        }
+    }
+
+    /// Runs the handshake over `transport`. A session that fails is closed;
+    /// when the server refused `initialize` itself, only its transport is, so
+    /// that `router` can serve the next attempt.
+    fn start(
+        router: Arc<Router>,
+        transport: Box<dyn Transport>,
+        options: SessionOptions,
+        notices: Arc<Dispatcher>,
+        era_key: String,
+    ) -> std::result::Result<Session, Failed> {
         let session = Session {
             inner: Arc::new(SessionInner {
                 router,
@@ -147,36 +290,79 @@ impl Session {
                 options,
                 generation: AtomicU64::new(0),
                 reinit: Mutex::new(()),
+                notices,
+                wire: RwLock::new(Arc::new(Wire::legacy(version::LATEST_PROTOCOL_VERSION))),
+                era_key,
+                subscriptions: listen::Subscriptions::default(),
             }),
         };
-        if let Err(e) = session.handshake() {
-            session.close();
-            return Err(e);
+        session.wire_replies();
+        if let Err(mut failed) = session.establish() {
+            failed.initialize_refused =
+                session.server_info().is_none() && http_choice::refuses_streamable(&failed.error);
+            if failed.initialize_refused {
+                session.inner.transport.close();
+            } else {
+                session.close();
+            }
+            return Err(failed);
         }
         Ok(session)
     }
 
-    fn handshake(&self) -> Result<()> {
-        let opts = &self.inner.options;
-        let params = messages::initialize_params(&opts.client_name, env!("CARGO_PKG_VERSION"));
-        let raw = self
-            .send_and_wait(
-                methods::INITIALIZE,
-                Some(&params),
-                opts.connection_timeout,
-                None,
-                &mut MessageSizes::default(),
-            )
-            .map_err(|e| match e {
-                Error::Timeout { after, .. } => Error::Timeout { phase: TimeoutPhase::Initialize, after },
-                other => other,
-            })?;
-        let result: InitializeResult = serde_json::from_str(raw.get())
-            .map_err(|e| Error::Protocol(format!("invalid initialize result: {e}")))?;
-        version::negotiate(&result.protocol_version)?;
-        self.inner.transport.set_protocol_version(&result.protocol_version);
-        *self.inner.info.write() = Some(Arc::new(result));
-        self.notify(methods::INITIALIZED, None::<&Value>)
+    /// Lets the router answer server requests: replies go out on the notice
+    /// thread, so whoever answers (a handler on the dispatch thread, the
+    /// watchdog) never blocks on the server.
+    fn wire_replies(&self) {
+        let session = Arc::downgrade(&self.inner);
+        let notices = self.inner.notices.clone();
+        let timeout = self.inner.options.write_timeout;
+        let send = move |reply: Vec<u8>| {
+            let session = session.clone();
+            let job = move || {
+                let Some(inner) = session.upgrade() else { return };
+                if let Err(e) = inner.transport.send_message(&reply, timeout) {
+                    log::warn!(target: "mcpstore::session", "[{}] could not answer a server request: {e}", inner.router.service);
+                }
+            };
+            notices.post_or_run(job, REPLY_QUEUE_WAIT);
+        };
+        // Replaced when a fallback transport takes over the same router.
+        *self.inner.router.send_reply.write() = Some(Arc::new(send));
+    }
+
+    /// The listening stream's state (Streamable HTTP sessions).
+    pub fn listen_status(&self) -> Option<ListenStatus> {
+        self.inner.transport.listen_status()
+    }
+
+    /// Tells the server the client's roots changed (`notifications/roots/list_changed`;
+    /// a stateless-era server asks for the roots each time it needs them).
+    pub(crate) fn notify_roots_changed(&self) {
+        if self.is_modern() {
+            return;
+        }
+        self.post_notification(methods::ROOTS_LIST_CHANGED, None);
+    }
+
+    /// Sends a notification through the store's notice thread, never
+    /// blocking the caller (one bounded queue, a short write limit); what
+    /// cannot be sent is logged.
+    pub(super) fn post_notification(&self, method: &'static str, params: Option<&Value>) {
+        let mut buf = Vec::with_capacity(96);
+        jsonrpc::write_notification(&mut buf, method, params);
+        buf.push(b'\n');
+        let timeout = self.inner.options.write_timeout.min(CANCEL_TIMEOUT);
+        let session = Arc::downgrade(&self.inner);
+        let queued = self.inner.notices.post(move || {
+            let Some(inner) = session.upgrade() else { return };
+            if let Err(e) = inner.transport.send_message(&buf, timeout) {
+                log::debug!(target: "mcpstore::session", "[{}] could not send {method}: {e}", inner.router.service);
+            }
+        });
+        if !queued {
+            log::warn!(target: "mcpstore::session", "[{}] {method} not sent: the notice queue is full", self.inner.router.service);
+        }
     }
 
     /// The server's `initialize` answer (name, version, capabilities).
@@ -184,7 +370,8 @@ impl Session {
         self.inner.info.read().clone()
     }
 
-    /// The transport's kind: `"stdio"` or `"streamable-http"`.
+    /// The transport in use: `"stdio"`, `"streamable-http"` or `"sse"` (the
+    /// legacy HTTP+SSE transport, configured or fallen back to).
     pub fn transport_kind(&self) -> &'static str {
         self.inner.transport.kind()
     }
@@ -194,426 +381,203 @@ impl Session {
         self.inner.transport.is_open() && !self.inner.router.is_closed.load(Ordering::Acquire)
     }
 
-    /// Requests waiting for a response right now (stdio; HTTP waits on the calling thread).
+    /// Requests of this session waiting for their response right now (over
+    /// stdio; over HTTP each waits on its calling thread and is not counted).
     pub fn pending_requests(&self) -> usize {
-        self.inner.router.pending.lock().len()
+        let pending = self.inner.router.pending.lock();
+        // A stdio `subscriptions/listen` waits as long as the session lives: it is no call.
+        let listening = self.inner.subscriptions.listen_id().is_some_and(|id| pending.contains_key(&id));
+        pending.len() - usize::from(listening)
     }
 
-    /// Whether responses are routed by a reader thread (stdio), which allows pipelining.
-    pub fn supports_pipelining(&self) -> bool {
-        self.inner.transport.routes_responses()
+    /// Sends any request (for methods this library does not wrap) and waits
+    /// for its `result`, up to `options.timeout` (else the read timeout),
+    /// cancellable through `options.cancel`.
+    pub fn request_json(&self, method: &str, params: Option<Value>, options: &CallOptions) -> Result<Value> {
+        let timeout = options.timeout.unwrap_or(self.inner.options.read_timeout);
+        let raw = self.request(method, params.as_ref(), timeout, options.cancel.as_ref())?;
+        serde_json::from_str(raw.get()).map_err(|e| Error::Protocol(format!("invalid {method} result: {e}")))
     }
 
     /// Closes the session (stdin closed then signals for stdio; DELETE for HTTP).
     pub fn close(&self) {
         self.inner.transport.close();
         if !self.inner.router.is_closed.load(Ordering::Acquire) {
-            self.inner.router.on_closed(Error::Closed { message: "session closed".into(), sent: false });
+            self.inner
+                .router
+                .on_closed(Error::Closed { message: "session closed".into(), may_have_run: false });
         }
     }
 
-    /// Sends a notification.
-    pub fn notify<P: Serialize + ?Sized>(&self, method: &str, params: Option<&P>) -> Result<()> {
-        let mut buf = Vec::with_capacity(128);
-        jsonrpc::write_notification(&mut buf, method, params);
-        buf.push(b'\n');
-        self.inner.transport.send_message(&buf, self.inner.options.write_timeout)
-    }
-
-    /// Sends `ping` and waits up to `timeout` for the answer.
+    /// Checks the server answers, within `timeout`: `ping` (the handshake
+    /// era) or `server/discover` (the stateless era, which has no `ping`).
     pub fn ping(&self, timeout: Duration) -> Result<()> {
-        self.request::<Value>(methods::PING, None, timeout, None).map(|_| ()).map_err(|e| match e {
-            Error::Timeout { after, .. } => Error::Timeout { phase: TimeoutPhase::HealthCheck, after },
+        let method = if self.is_modern() { methods::SERVER_DISCOVER } else { methods::PING };
+        self.request::<Value>(method, None, timeout, None).map(|_| ()).map_err(|e| match e {
+            Error::Timeout { after, .. } => {
+                Error::Timeout { phase: TimeoutPhase::HealthCheck, after, detail: None }
+            }
             other => other,
         })
     }
 
-    /// Lists every tool, following `nextCursor` until the last page.
-    pub fn list_tools(&self) -> Result<Vec<Tool>> {
-        let mut tools = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..10_000 {
-            let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
-            let raw =
-                self.request(methods::TOOLS_LIST, params.as_ref(), self.inner.options.read_timeout, None)?;
-            let page: ListToolsResult = serde_json::from_str(raw.get())
-                .map_err(|e| Error::Protocol(format!("invalid tools/list result: {e}")))?;
-            tools.extend(page.tools);
-            match page.next_cursor {
-                Some(next) if cursor.as_deref() == Some(next.as_str()) => {
-                    return Err(Error::Protocol("tools/list returned the same cursor twice".into()));
-                }
-                Some(next) => cursor = Some(next),
-                None => return Ok(tools),
-            }
-        }
-        Err(Error::Protocol("tools/list did not end after 10000 pages".into()))
+    /// Calls a tool and waits for its result: up to `options.timeout` (else
+    /// the session's read timeout), cancellable through `options.cancel`, with
+    /// `options.progress` receiving the server's progress notifications. The
+    /// cache and retry options are the store's business and are ignored here.
+    pub fn call_tool(&self, name: &str, arguments: Value, options: &CallOptions) -> Result<ToolResult> {
+        let timeout = options.timeout.unwrap_or(self.inner.options.read_timeout);
+        let call = ToolRequest {
+            name,
+            arguments: &arguments,
+            timeout,
+            options,
+            headers: &[],
+            task: options.task_watch(),
+        };
+        self.call_tool_measured(&call, &mut MessageSizes::default()).map(|(result, _)| result)
     }
 
-    /// Calls a tool and waits up to `timeout` for its result.
-    pub fn call_tool(
+    /// Calls a tool and records the bytes sent and received; also gives the
+    /// result's bytes as the server sent them.
+    pub(crate) fn call_tool_measured(
         &self,
-        name: &str,
-        arguments: &Value,
-        timeout: Duration,
-        cancel: Option<&CancelToken>,
-    ) -> Result<ToolResult> {
-        self.call_tool_measured(name, arguments, timeout, cancel, &mut MessageSizes::default())
-    }
-
-    /// Like [`Session::call_tool`], and records the bytes sent and received.
-    pub fn call_tool_measured(
-        &self,
-        name: &str,
-        arguments: &Value,
-        timeout: Duration,
-        cancel: Option<&CancelToken>,
+        call: &ToolRequest<'_>,
         sizes: &mut MessageSizes,
-    ) -> Result<ToolResult> {
-        self.call_tool_with_progress(name, arguments, timeout, cancel, None, sizes)
-    }
-
-    /// Like [`Session::call_tool_measured`]; `progress` receives the server's
-    /// `notifications/progress` for this call (on the reader or calling thread).
-    pub fn call_tool_with_progress(
-        &self,
-        name: &str,
-        arguments: &Value,
-        timeout: Duration,
-        cancel: Option<&CancelToken>,
-        progress: Option<&ProgressCallback>,
-        sizes: &mut MessageSizes,
-    ) -> Result<ToolResult> {
+    ) -> Result<(ToolResult, Box<RawValue>)> {
+        let params =
+            request::encode_params(Some(&CallParams { name: call.name, arguments: call.arguments }))?;
+        let progress = call.options.progress.as_ref();
         let token = progress.map(|cb| {
             let token = format!("mcps-{}", NEXT_PROGRESS_TOKEN.fetch_add(1, Ordering::Relaxed));
             self.inner.router.progress.lock().insert(Value::String(token.clone()).to_string(), cb.clone());
             token
         });
-        let meta = token.as_ref().map(|t| json!({ "progressToken": t }));
-        let params = CallParams { name, arguments, meta: meta.as_ref() };
-        let raw = self.request_measured(methods::TOOLS_CALL, Some(&params), timeout, cancel, sizes);
+        let exchange = Exchange {
+            method: methods::TOOLS_CALL,
+            params: params.as_deref(),
+            timeout: call.timeout,
+            cancel: call.options.cancel.as_ref(),
+            progress: token.as_deref(),
+            name: Some(call.name),
+            headers: call.headers,
+            task: call.task,
+        };
+        let raw = self.exchange(&exchange, sizes);
         if let Some(t) = token {
             self.inner.router.progress.lock().remove(&Value::String(t).to_string());
         }
         let raw = raw?;
         sizes.received = raw.get().len();
-        parse_tool_result(&raw)
+        parse_tool_result(&raw).map(|result| (result, raw))
     }
 
-    /// Sends a request and waits for its raw result; re-initializes once when
-    /// an HTTP session expired (404).
-    pub fn request<P: Serialize + ?Sized>(
+    /// Takes the reply of a pipelined `tools/call` to its final result (in
+    /// the stateless era the server may still need input or run a task), by
+    /// `deadline`, with the final result's bytes as the server sent them. Also
+    /// says whether the result came after such rounds (then it must not be cached).
+    pub(crate) fn finish_tool_reply(
         &self,
-        method: &str,
-        params: Option<&P>,
-        timeout: Duration,
-        cancel: Option<&CancelToken>,
-    ) -> Result<Box<RawValue>> {
-        self.request_measured(method, params, timeout, cancel, &mut MessageSizes::default())
-    }
-
-    fn request_measured<P: Serialize + ?Sized>(
-        &self,
-        method: &str,
-        params: Option<&P>,
-        timeout: Duration,
-        cancel: Option<&CancelToken>,
-        sizes: &mut MessageSizes,
-    ) -> Result<Box<RawValue>> {
-        let generation = self.inner.generation.load(Ordering::Acquire);
-        match self.send_and_wait(method, params, timeout, cancel, sizes) {
-            // Only a request the server refused (404 = expired session) is sent again;
-            // one that may be running (a 404 while resuming its stream) is not.
-            Err(Error::Transport { status: Some(404), sent: false, .. })
-                if !self.inner.transport.routes_responses() =>
-            {
-                self.reinitialize(generation)?;
-                self.send_and_wait(method, params, timeout, cancel, sizes)
-            }
-            other => other,
-        }
-    }
-
-    fn reinitialize(&self, seen_generation: u64) -> Result<()> {
-        let _guard = self.inner.reinit.lock();
-        if self.inner.generation.load(Ordering::Acquire) != seen_generation {
-            return Ok(()); // another thread already opened a new server session
-        }
-        log::info!(target: "mcpstore::session", "[{}] HTTP session expired; initializing a new one", self.inner.router.service);
-        self.inner.transport.begin_session();
-        self.handshake()?;
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
-        Ok(())
-    }
-
-    fn next_id(&self) -> i64 {
-        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    fn send_and_wait<P: Serialize + ?Sized>(
-        &self,
-        method: &str,
-        params: Option<&P>,
-        timeout: Duration,
-        cancel: Option<&CancelToken>,
-        sizes: &mut MessageSizes,
-    ) -> Result<Box<RawValue>> {
-        if cancel.is_some_and(CancelToken::is_cancelled) {
-            return Err(Error::Cancelled);
-        }
-        let id = self.next_id();
-        let mut body = Vec::with_capacity(256);
-        jsonrpc::write_request(&mut body, id, method, params);
-        body.push(b'\n');
-        sizes.sent += body.len();
-        let request = OutgoingRequest {
-            id,
-            method,
-            body: &body,
-            write_timeout: self.inner.options.write_timeout.min(timeout),
-            read_timeout: timeout,
-        };
-        let deadline = deadline_after(timeout);
-        // The initialize request must never be cancelled (MCP lifecycle).
-        let cancellable = method != methods::INITIALIZE;
-        let result = if self.inner.transport.routes_responses() {
-            // A pooled reply channel: creating a channel per request costs more than reusing one.
-            let channel = reply_channels().get();
-            // Registered before the cancel token learns the id, so a cancel always finds it.
-            self.inner.router.register(id, channel.0.clone(), tag_of(id))?;
-            if let Some(token) = cancel
-                && !token.attach(&self.inner, id)
-            {
-                let owned = self.inner.router.pending.lock().remove(&id).is_some();
-                if !owned {
-                    drop(channel.detach());
-                }
-                return Err(Error::Cancelled);
-            }
-            let (result, clean) = match self.inner.transport.send_request(&request) {
-                Ok(_) => self.wait(id, &channel.1, deadline, timeout, cancellable),
-                Err(e) => {
-                    // Clean only if the waiter was still ours: a closing reader may have
-                    // taken it and be about to send into the channel.
-                    let owned = self.inner.router.pending.lock().remove(&id).is_some();
-                    (Err(e), owned)
-                }
+        name: &str,
+        arguments: &Value,
+        raw: Box<RawValue>,
+        deadline: std::time::Instant,
+    ) -> Result<(ToolResult, Box<RawValue>, bool)> {
+        let mut sizes = MessageSizes::default();
+        let raw = if self.is_modern() {
+            let params = request::encode_params(Some(&CallParams { name, arguments }))?;
+            let timeout = deadline.saturating_duration_since(std::time::Instant::now());
+            let exchange = Exchange {
+                name: Some(name),
+                ..Exchange::plain(methods::TOOLS_CALL, params.as_deref(), timeout, None)
             };
-            if !clean {
-                drop(channel.detach()); // a late reply may still land in it: never reuse it
-            }
-            result
+            self.finish(&exchange, raw, deadline, &mut sizes)?
         } else {
-            if let Some(token) = cancel
-                && !token.attach(&self.inner, id)
-            {
-                return Err(Error::Cancelled);
-            }
-            match self.inner.transport.send_request(&request) {
-                Ok(Some(outcome)) => outcome.map_err(Error::from),
-                Ok(None) => Err(Error::Internal("inline transport returned no response".into())),
-                Err(e @ Error::Timeout { phase: TimeoutPhase::Response, .. }) => {
-                    if cancellable {
-                        // The server may hang: the caller must not wait for this POST too.
-                        self.send_cancel_in_background(id, "timeout");
-                    }
-                    Err(e)
-                }
-                Err(e) => Err(e),
-            }
+            raw
         };
-        if let Some(token) = cancel {
-            token.detach();
-            if token.is_cancelled() && result.is_err() {
-                return Err(Error::Cancelled);
-            }
-        }
-        result
+        let interactive = sizes.input_rounds > 0 || sizes.task;
+        parse_tool_result(&raw).map(|r| (r, raw, interactive))
     }
-
-    /// Waits for the reply of request `id`; also says whether the channel is
-    /// clean (no reply can arrive in it any more) so it may be reused.
-    fn wait(
-        &self,
-        id: i64,
-        rx: &Receiver<Reply>,
-        deadline: Instant,
-        timeout: Duration,
-        cancellable: bool,
-    ) -> (Result<Box<RawValue>>, bool) {
-        let timed_out = || Error::Timeout { phase: TimeoutPhase::Response, after: timeout };
-        loop {
-            match rx.recv_deadline(deadline) {
-                Ok((tag, result)) if tag == tag_of(id) => return (result, true),
-                Ok((tag, _)) => {
-                    // Never expected (channels are reused only when clean); drop it and keep waiting.
-                    log::warn!(target: "mcpstore::session", "[{}] discarded a stray reply (tag {tag})", self.inner.router.service);
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.inner.router.pending.lock().remove(&id).is_some() {
-                        if cancellable {
-                            self.send_cancel_in_background(id, "timeout");
-                        }
-                        return (Err(timed_out()), true);
-                    }
-                    // The response raced the deadline: it is in the channel or about to be.
-                    return match rx.recv_timeout(Duration::from_millis(100)) {
-                        Ok((tag, r)) if tag == tag_of(id) => (r, true),
-                        _ => (Err(timed_out()), false),
-                    };
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return (Err(self.inner.router.closed_error(true)), false);
-                }
-            }
-        }
-    }
-
-    /// Writes several `tools/call` requests back to back (stdio pipelining);
-    /// each reply arrives on `tx` with its tag. Returns the request ids, in order.
-    pub(crate) fn start_tool_calls(
-        &self,
-        calls: &[(usize, &str, &Value)],
-        tx: &Sender<Reply>,
-    ) -> Result<Vec<i64>> {
-        let mut bodies = Vec::with_capacity(calls.len());
-        let mut ids = Vec::with_capacity(calls.len());
-        for (tag, name, arguments) in calls {
-            let id = self.next_id();
-            let mut body = Vec::with_capacity(128);
-            jsonrpc::write_request(
-                &mut body,
-                id,
-                methods::TOOLS_CALL,
-                Some(&CallParams { name, arguments, meta: None }),
-            );
-            body.push(b'\n');
-            self.inner.router.register(id, tx.clone(), *tag)?;
-            bodies.push(body);
-            ids.push(id);
-        }
-        let write_timeout = self.inner.options.write_timeout;
-        let requests: Vec<OutgoingRequest<'_>> = ids
-            .iter()
-            .zip(&bodies)
-            .map(|(id, body)| OutgoingRequest {
-                id: *id,
-                method: methods::TOOLS_CALL,
-                body,
-                write_timeout,
-                read_timeout: self.inner.options.read_timeout,
-            })
-            .collect();
-        if let Err(e) = self.inner.transport.send_pipelined(&requests) {
-            let mut pending = self.inner.router.pending.lock();
-            for id in &ids {
-                pending.remove(id);
-            }
-            return Err(e);
-        }
-        Ok(ids)
-    }
-
-    /// Forgets a pipelined request that timed out and tells the server.
-    pub(crate) fn abandon_request(&self, id: i64) -> bool {
-        let removed = self.inner.router.pending.lock().remove(&id).is_some();
-        if removed {
-            self.send_cancel_in_background(id, "timeout");
-        }
-        removed
-    }
-
-    /// Tells the server to stop working on request `id`, never blocking the
-    /// caller for long: over stdio the write is bounded by a short limit; over
-    /// HTTP (a POST that a hung server may never answer) it runs on a
-    /// short-lived thread.
-    pub(super) fn send_cancel_in_background(&self, id: i64, reason: &str) {
-        let params = json!({ "requestId": id, "reason": reason });
-        let mut buf = Vec::with_capacity(96);
-        jsonrpc::write_notification(&mut buf, methods::CANCELLED, Some(&params));
-        buf.push(b'\n');
-        let timeout = self.inner.options.write_timeout.min(CANCEL_TIMEOUT);
-        if self.inner.transport.routes_responses() {
-            if let Err(e) = self.inner.transport.send_message(&buf, timeout) {
-                log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", self.inner.router.service);
-            }
-            return;
-        }
-        let session = self.clone();
-        PENDING_CANCELS.fetch_add(1, Ordering::AcqRel);
-        let spawned = std::thread::Builder::new().name("mcps-cancel".into()).stack_size(256 * 1024).spawn(move || {
-            if let Err(e) = session.inner.transport.send_message(&buf, timeout) {
-                log::debug!(target: "mcpstore::session", "[{}] could not send cancellation: {e}", session.inner.router.service);
-            }
-            PENDING_CANCELS.fetch_sub(1, Ordering::AcqRel);
-        });
-        if spawned.is_err() {
-            PENDING_CANCELS.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-/// Cancellation notifications being sent on background threads (process-wide).
-static PENDING_CANCELS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Waits (at most `limit`) until background cancellations have been sent, so
-/// that a closing store tells servers to stop before it ends their sessions.
-pub(crate) fn wait_for_cancellations(limit: Duration) {
-    let deadline = deadline_after(limit);
-    while PENDING_CANCELS.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// The tag a single request's reply carries: its id (pipelined batches use their own tags).
-fn tag_of(id: i64) -> usize {
-    id as usize
-}
-
-/// `now + d`, saturating far in the future instead of overflowing.
-pub(crate) fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
-/// The process-wide pool of one-shot reply channels used by stdio requests.
-fn reply_channels() -> &'static crate::pool::ObjectPool<(Sender<Reply>, Receiver<Reply>)> {
-    static POOL: std::sync::OnceLock<crate::pool::ObjectPool<(Sender<Reply>, Receiver<Reply>)>> =
-        std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let pool = crate::pool::ObjectPool::new(
-            1024,
-            || crossbeam_channel::bounded(1),
-            |(_, rx): &mut (Sender<Reply>, Receiver<Reply>)| while rx.try_recv().is_ok() {},
-        );
-        crate::pool::register_object_pool("reply_channels", pool.clone());
-        pool
-    })
 }
 
 /// Bytes of one exchange, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MessageSizes {
+pub(crate) struct MessageSizes {
     /// Encoded request bytes written (all attempts).
     pub sent: usize,
     /// Bytes of the raw result received.
     pub received: usize,
+    /// Rounds the server asked input for (multi round-trip requests; never cached).
+    pub input_rounds: u32,
+    /// The call became a task (its result is never cached).
+    pub task: bool,
 }
 
+/// The params of `tools/call` (the session adds `_meta`).
 #[derive(Serialize)]
-struct CallParams<'a> {
-    name: &'a str,
-    arguments: &'a Value,
-    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
-    meta: Option<&'a Value>,
+pub(crate) struct CallParams<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) arguments: &'a Value,
 }
 
-/// Receives `notifications/progress` of one call.
-pub type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
+/// One `tools/call` as the session sends it.
+pub(crate) struct ToolRequest<'a> {
+    /// The tool's name on the server.
+    pub(crate) name: &'a str,
+    /// The arguments object.
+    pub(crate) arguments: &'a Value,
+    /// How long to wait for the result.
+    pub(crate) timeout: Duration,
+    /// Cancellation and progress (the rest is the store's business).
+    pub(crate) options: &'a CallOptions,
+    /// The call's `Mcp-Param-*` headers (stateless-era HTTP).
+    pub(crate) headers: &'a [(String, String)],
+    /// Where a task the call becomes is shown.
+    pub(crate) task: Option<&'a crate::call_options::TaskWatcher>,
+}
 
 static NEXT_PROGRESS_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+impl Session {
+    /// How requests look on the wire now.
+    pub(crate) fn wire(&self) -> Arc<Wire> {
+        self.inner.wire.read().clone()
+    }
+
+    /// Whether the session speaks the stateless era (2026-07-28).
+    pub fn is_modern(&self) -> bool {
+        self.inner.wire.read().modern
+    }
+
+    /// The protocol version the session speaks.
+    pub fn protocol_version(&self) -> String {
+        self.inner.wire.read().version.clone()
+    }
+
+    /// Moves a modern session to `version` (the server refused the one it had).
+    fn use_version(&self, version: &str) {
+        let mut wire = self.inner.wire.write();
+        *wire = Arc::new(wire.with_version(version));
+        drop(wire);
+        self.inner.transport.set_protocol_version(version);
+        if let Some(info) = self.inner.info.write().as_mut() {
+            Arc::make_mut(info).protocol_version = version.to_owned();
+        }
+    }
+
+    /// Sets the log level a modern session sends with every request.
+    pub(super) fn set_wire_log_level(&self, level: Option<LogLevel>) {
+        let mut wire = self.inner.wire.write();
+        *wire = Arc::new(wire.with_log_level(level));
+    }
+}
 
 /// Parses the raw result of `tools/call`.
 pub(crate) fn parse_tool_result(raw: &RawValue) -> Result<ToolResult> {
     serde_json::from_str(raw.get()).map_err(|e| Error::Protocol(format!("invalid tools/call result: {e}")))
 }
+
+#[cfg(test)]
+mod stdio_fault_tests;
+#[cfg(test)]
+mod tests;

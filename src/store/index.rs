@@ -1,19 +1,31 @@
-//! Tool name resolution across services, precomputed so a call never lists tools.
+//! Name resolution across services, precomputed so a call never lists
+//! anything: one index per kind (tools, prompts), rebuilt when that kind's
+//! lists change.
 //!
-//! Names resolve as MCPStore resolves them: exact `service.tool` or
-//! `service_tool`, else a bare tool name that is unique across services.
+//! Names resolve as MCPStore resolves them: exact `service.name` or
+//! `service_name`, else a bare name that is unique across services.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::metrics::ToolMetrics;
-use crate::protocol::Tool;
+use crate::protocol::{Prompt, Tool};
 
+use super::output_schema::OutputCheck;
 use super::service::Service;
 
-/// The tools of one service, shared.
-pub(crate) type ToolList = Arc<Vec<Arc<Tool>>>;
+/// Something a service offers under a name (a tool, a prompt), as an index holds it.
+pub(crate) trait Indexed: Clone {
+    /// The service that offers it.
+    fn service(&self) -> &Arc<Service>;
+    /// Its name on that service.
+    fn name(&self) -> &str;
+    /// The error for a name nothing has.
+    fn not_found(name: &str, suggestions: Vec<String>) -> Error;
+    /// The error for a bare name several services have.
+    fn ambiguous(name: &str, candidates: Vec<String>) -> Error;
+}
 
 /// A resolved tool: its service and its definition.
 #[derive(Clone)]
@@ -24,97 +36,143 @@ pub struct ToolRef {
     pub(crate) tool: Arc<Tool>,
     /// Its call metrics (shared, lock-free).
     pub(crate) metrics: Arc<ToolMetrics>,
+    /// The check of its `outputSchema`, when it declares one and the service checks.
+    pub(crate) output: Option<Arc<OutputCheck>>,
+    /// Its parameters mirrored into `Mcp-Param-*` headers (`x-mcp-header`).
+    pub(crate) param_headers: Arc<[crate::protocol::param_headers::ParamHeader]>,
 }
 
 impl ToolRef {
-    /// The service's name.
-    pub fn service_name(&self) -> &str {
-        self.service.name()
+    /// The `Mcp-Param-*` headers of a call with `arguments` (HTTP services only).
+    pub(crate) fn header_values(&self, arguments: &serde_json::Value) -> Vec<(String, String)> {
+        if self.param_headers.is_empty()
+            || !matches!(self.service.config().transport, crate::config::TransportConfig::Http(_))
+        {
+            return Vec::new();
+        }
+        crate::protocol::param_headers::header_values(&self.param_headers, arguments)
     }
 
-    /// The tool's definition.
-    pub fn tool(&self) -> &Tool {
-        &self.tool
+    /// Why `result` does not fit the tool's `outputSchema`, if it declares one and it does not.
+    pub(crate) fn schema_mismatch(&self, result: &crate::protocol::ToolResult) -> Option<String> {
+        self.output.as_ref().and_then(|check| check.mismatch(result))
     }
 }
 
-enum Entry {
-    One(ToolRef),
+impl Indexed for ToolRef {
+    fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+    fn name(&self) -> &str {
+        &self.tool.name
+    }
+    fn not_found(name: &str, suggestions: Vec<String>) -> Error {
+        Error::ToolNotFound { name: name.to_owned(), suggestions }
+    }
+    fn ambiguous(name: &str, candidates: Vec<String>) -> Error {
+        Error::AmbiguousTool { name: name.to_owned(), candidates }
+    }
+}
+
+/// A resolved prompt: its service and its definition.
+#[derive(Clone)]
+pub struct PromptRef {
+    /// The service that serves the prompt.
+    pub(crate) service: Arc<Service>,
+    /// The prompt as the server listed it.
+    pub(crate) prompt: Arc<Prompt>,
+}
+
+impl Indexed for PromptRef {
+    fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+    fn name(&self) -> &str {
+        &self.prompt.name
+    }
+    fn not_found(name: &str, suggestions: Vec<String>) -> Error {
+        Error::PromptNotFound { name: name.to_owned(), suggestions }
+    }
+    fn ambiguous(name: &str, candidates: Vec<String>) -> Error {
+        Error::AmbiguousPrompt { name: name.to_owned(), candidates }
+    }
+}
+
+enum Entry<R> {
+    One(R),
     Ambiguous(Vec<String>),
 }
 
-/// Every callable name, built from the services' tool lists.
-#[derive(Default)]
-pub struct ToolIndex {
-    entries: HashMap<String, Entry>,
+/// Every name of one kind, built from the services' lists.
+pub struct NameIndex<R> {
+    entries: HashMap<String, Entry<R>>,
     qualified: Vec<String>,
 }
 
-impl ToolIndex {
-    /// Builds the index from each service and its tools.
-    pub(crate) fn build(
-        services: &[(Arc<Service>, ToolList)],
-        metrics_for: &mut dyn FnMut(&str, &str) -> Arc<ToolMetrics>,
-    ) -> ToolIndex {
-        let mut entries: HashMap<String, Entry> = HashMap::new();
+/// The tool index.
+pub(crate) type ToolIndex = NameIndex<ToolRef>;
+/// The prompt index.
+pub(crate) type PromptIndex = NameIndex<PromptRef>;
+
+impl<R> Default for NameIndex<R> {
+    fn default() -> Self {
+        NameIndex { entries: HashMap::new(), qualified: Vec::new() }
+    }
+}
+
+fn qualified_name<R: Indexed>(r: &R) -> String {
+    format!("{}.{}", r.service().name(), r.name())
+}
+
+impl<R: Indexed> NameIndex<R> {
+    /// Builds the index from everything the services offer.
+    pub(crate) fn build(items: Vec<R>) -> NameIndex<R> {
+        let mut entries: HashMap<String, Entry<R>> = HashMap::new();
         let mut qualified = Vec::new();
-        let mut bare: HashMap<&str, Vec<ToolRef>> = HashMap::new();
-        for (service, tools) in services {
-            for tool in tools.iter() {
-                let metrics = metrics_for(service.name(), &tool.name);
-                let r = ToolRef { service: service.clone(), tool: tool.clone(), metrics };
-                let dotted = format!("{}.{}", service.name(), tool.name);
-                // `a` + `b_c` and `a_b` + `c` both give `a_b_c`: such a name is ambiguous.
-                let underscored = format!("{}_{}", service.name(), tool.name);
-                match entries.get_mut(&underscored) {
-                    Some(Entry::One(other)) => {
-                        let mut c =
-                            vec![format!("{}.{}", other.service.name(), other.tool.name), dotted.clone()];
-                        c.sort();
-                        entries.insert(underscored, Entry::Ambiguous(c));
-                    }
-                    Some(Entry::Ambiguous(c)) => c.push(dotted.clone()),
-                    None => {
-                        entries.insert(underscored, Entry::One(r.clone()));
-                    }
+        let mut bare: HashMap<String, Vec<R>> = HashMap::new();
+        for r in items {
+            let dotted = qualified_name(&r);
+            // `a` + `b_c` and `a_b` + `c` both give `a_b_c`: such a name is ambiguous.
+            let underscored = format!("{}_{}", r.service().name(), r.name());
+            match entries.get_mut(&underscored) {
+                Some(Entry::One(other)) => {
+                    let mut c = vec![qualified_name(other), dotted.clone()];
+                    c.sort();
+                    entries.insert(underscored, Entry::Ambiguous(c));
                 }
-                entries.insert(dotted.clone(), Entry::One(r.clone()));
-                qualified.push(dotted);
-                bare.entry(tool.name.as_str()).or_default().push(r);
+                Some(Entry::Ambiguous(c)) => c.push(dotted.clone()),
+                None => {
+                    entries.insert(underscored, Entry::One(r.clone()));
+                }
             }
+            entries.insert(dotted.clone(), Entry::One(r.clone()));
+            qualified.push(dotted);
+            bare.entry(r.name().to_owned()).or_default().push(r);
         }
-        for (name, refs) in bare {
-            if entries.contains_key(name) {
+        for (name, mut refs) in bare {
+            if entries.contains_key(&name) {
                 continue; // a qualified name wins over a bare one
             }
             let entry = if refs.len() == 1 {
-                Entry::One(refs.into_iter().next().unwrap_or_else(|| unreachable!()))
+                Entry::One(refs.swap_remove(0))
             } else {
-                let mut c: Vec<String> =
-                    refs.iter().map(|r| format!("{}.{}", r.service.name(), r.tool.name)).collect();
+                let mut c: Vec<String> = refs.iter().map(qualified_name).collect();
                 c.sort();
                 Entry::Ambiguous(c)
             };
-            entries.insert(name.to_owned(), entry);
+            entries.insert(name, entry);
         }
         qualified.sort();
-        ToolIndex { entries, qualified }
+        NameIndex { entries, qualified }
     }
 
-    /// Resolves a tool name.
-    pub fn resolve(&self, name: &str) -> Result<ToolRef> {
+    /// Resolves a name.
+    pub fn resolve(&self, name: &str) -> Result<R> {
         match self.entries.get(name) {
             Some(Entry::One(r)) => Ok(r.clone()),
-            Some(Entry::Ambiguous(candidates)) => {
-                Err(Error::AmbiguousTool { name: name.to_owned(), candidates: candidates.clone() })
-            }
-            None => Err(Error::ToolNotFound { name: name.to_owned(), suggestions: self.suggest(name) }),
+            Some(Entry::Ambiguous(candidates)) => Err(R::ambiguous(name, candidates.clone())),
+            None => Err(R::not_found(name, self.suggest(name))),
         }
-    }
-
-    /// Whether the name resolves to exactly one tool.
-    pub fn contains(&self, name: &str) -> bool {
-        matches!(self.entries.get(name), Some(Entry::One(_)))
     }
 
     /// Up to five known names close to `name`.
@@ -130,11 +188,6 @@ impl ToolIndex {
             found.truncate(5);
         }
         found
-    }
-
-    /// Every tool's qualified name (`service.tool`), sorted.
-    pub fn qualified_names(&self) -> &[String] {
-        &self.qualified
     }
 }
 

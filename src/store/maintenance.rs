@@ -28,14 +28,9 @@ impl Maintenance {
     /// Starts the thread; it holds the store only weakly.
     pub(crate) fn start(store: Weak<StoreInner>) -> Maintenance {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let thread = std::thread::Builder::new()
-            .name("mcps-maintenance".into())
-            .stack_size(256 * 1024)
-            .spawn(move || run(store, rx))
+        let thread = crate::util::spawn_thread("mcps-maintenance", move || run(store, rx))
+            .inspect_err(|e| log::error!(target: "mcpstore::store", "{e}; pools will not be kept warm"))
             .ok();
-        if thread.is_none() {
-            log::error!(target: "mcpstore::store", "cannot start the maintenance thread; pools will not be kept warm");
-        }
         Maintenance { tx: Mutex::new(Some(tx)), thread: Mutex::new(thread) }
     }
 
@@ -89,9 +84,11 @@ fn round(store: &StoreInner) -> Instant {
     for service in services {
         let floor = usize::from(!service.tools_loaded());
         next = next.min(service.pool().maintain(now, floor));
-        if !service.tools_loaded() && service.pool().open_sessions() > 0 {
-            // Tools failed to load with the first session: try again.
-            service.reload_tools_in_background();
+        let lists_missing = !service.tools_loaded() && service.pool().open_sessions() > 0;
+        if lists_missing || service.subscriptions.need_renewal() {
+            // Tools failed to load with the first session, or the session holding
+            // the resource subscriptions closed: try again in the background.
+            service.refresh_in_background();
         }
     }
     if let Some(due) = store.monitor_tick(now) {

@@ -1,11 +1,28 @@
 //! The [`Store`]: many services, one tool namespace, pooled sessions, calls.
 
+mod auth;
+mod batch;
+mod cached;
 mod call;
+mod catalog;
+mod client_features;
+mod elicit_schema;
+mod events;
+mod features;
+mod handlers;
 mod index;
 mod maintenance;
 mod memory;
+mod output_schema;
+mod requests;
+mod resource_index;
+mod retry;
 mod service;
+mod stats;
+mod submit;
+mod subscriptions;
 mod tuning;
+mod watchdog;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,31 +32,66 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use serde_json::Value;
 
-use crate::config::{BatchConfig, CacheConfig, MemoryConfig, PerformanceConfig, PoolConfig};
+use crate::call_options::CallOptions;
+use crate::config::{
+    self, BatchConfig, CacheConfig, MemoryConfig, PerformanceConfig, PoolConfig, ServiceConfig,
+};
 use crate::error::{Error, Result};
+use crate::exec::{CallHandle, CallResult, CompletionQueue, ToolCall, ToolOutput};
 use crate::pool::PoolStats;
 use crate::protocol::Tool;
-use crate::servers::{self, ServiceConfig};
 use crate::session::SessionOptions;
 
-pub use call::CallOptions;
-pub use index::{ToolIndex, ToolRef};
-pub use service::{Service, ServiceInfo};
+use auth::AuthHooks;
+pub use auth::LOGIN_TIMEOUT;
+pub use batch::BatchOptions;
+pub use events::{Event, EventQueue};
+pub use features::Listed;
+pub use handlers::{
+    AcceptDefaults, ElicitationHandler, HandlerError, Reply, RequestContext, RootsHandler, SamplingHandler,
+};
+pub(crate) use index::{PromptIndex, PromptRef, ToolIndex, ToolRef};
+pub(crate) use service::Service;
+pub use service::ServiceInfo;
+pub use stats::StoreStats;
 pub use tuning::ApplyReport;
 
+use catalog::ListKind;
+use handlers::HandlerSet;
 use maintenance::Maintenance;
+use resource_index::ResourceIndex;
 
 /// Builds a [`Store`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreBuilder {
     config: PerformanceConfig,
     client_name: String,
     use_env: bool,
+    handlers: HandlerSet,
+    /// The authorizer and token store of OAuth services (`store/auth.rs`).
+    auth: AuthHooks,
+}
+
+impl std::fmt::Debug for StoreBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreBuilder")
+            .field("config", &self.config)
+            .field("client_name", &self.client_name)
+            .field("use_env", &self.use_env)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for StoreBuilder {
     fn default() -> Self {
-        StoreBuilder { config: PerformanceConfig::new(), client_name: "mcpstore".to_owned(), use_env: false }
+        StoreBuilder {
+            config: PerformanceConfig::new(),
+            client_name: "mcpstore".to_owned(),
+            use_env: false,
+            handlers: HandlerSet::default(),
+            auth: AuthHooks::default(),
+        }
     }
 }
 
@@ -86,6 +138,30 @@ impl StoreBuilder {
         self
     }
 
+    /// Answers every server's `sampling/createMessage` (servers learn of it in `initialize`).
+    pub fn sampling_handler(mut self, handler: impl SamplingHandler + 'static) -> Self {
+        self.handlers.sampling = Some(Arc::new(handler));
+        self
+    }
+
+    /// Answers every server's `elicitation/create` ([`AcceptDefaults`] is a built-in one).
+    pub fn elicitation_handler(mut self, handler: impl ElicitationHandler + 'static) -> Self {
+        self.handlers.elicitation = Some(Arc::new(handler));
+        self
+    }
+
+    /// Gives every server these roots for `roots/list`.
+    pub fn roots(mut self, roots: Vec<crate::protocol::Root>) -> Self {
+        self.handlers.roots = Some(Arc::new(handlers::FixedRoots(roots)));
+        self
+    }
+
+    /// Answers every server's `roots/list` with a handler.
+    pub fn roots_handler(mut self, handler: impl RootsHandler + 'static) -> Self {
+        self.handlers.roots = Some(Arc::new(handler));
+        self
+    }
+
     /// Builds the store and starts its maintenance thread.
     pub fn build(self) -> Result<Store> {
         let mut config = self.config;
@@ -93,7 +169,9 @@ impl StoreBuilder {
             config.apply_env()?;
         }
         config.validate()?;
-        Store::with_config(config, self.client_name)
+        let store = Store::with_config(config, self.client_name, self.auth)?;
+        *store.inner.handlers.write() = self.handlers;
+        Ok(store)
     }
 }
 
@@ -110,28 +188,102 @@ pub(crate) struct StoreInner {
     pub(crate) in_flight: crate::exec::InFlight,
     services: RwLock<BTreeMap<String, Arc<Service>>>,
     index: RwLock<Arc<ToolIndex>>,
+    prompt_index: RwLock<Arc<PromptIndex>>,
+    resource_index: RwLock<Arc<ResourceIndex>>,
+    /// Where events go: the callback and the queues.
+    pub(crate) events: events::EventBus,
+    /// The store's handlers (a service's own win over them).
+    pub(crate) handlers: RwLock<HandlerSet>,
+    /// Answers server requests whose handler ran out of time.
+    pub(crate) watchdog: watchdog::Watchdog,
     settled: (Mutex<()>, Condvar),
     client_name: String,
     maintenance: Maintenance,
     closed: std::sync::atomic::AtomicBool,
+    /// Runs user code: progress and completion callbacks, events, handlers.
+    pub(crate) callbacks: Arc<crate::dispatch::Dispatcher>,
+    /// Sends cancellation notices for every session of the store.
+    pub(crate) notices: Arc<crate::dispatch::Dispatcher>,
+    /// This store itself, for work that outlives a borrow (background calls).
+    me: std::sync::Weak<StoreInner>,
+    /// What OAuth services get: the authorizer and the token store.
+    auth: crate::auth::AuthContext,
 }
 
 impl StoreInner {
+    /// Rebuilds the indexes of the list kinds in `kinds` from every service's lists.
+    pub(crate) fn rebuild_indexes(&self, kinds: &[ListKind]) {
+        if kinds.contains(&ListKind::Tools) {
+            self.rebuild_tool_index();
+        }
+        if kinds.contains(&ListKind::Prompts) {
+            let mut index = self.prompt_index.write();
+            let services: Vec<_> = self.services.read().values().cloned().collect();
+            let prompts = services
+                .iter()
+                .flat_map(|s| {
+                    s.prompts()
+                        .iter()
+                        .map(|p| PromptRef { service: s.clone(), prompt: p.clone() })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            *index = Arc::new(PromptIndex::build(prompts));
+        }
+        if kinds.contains(&ListKind::Resources) || kinds.contains(&ListKind::Templates) {
+            let mut index = self.resource_index.write();
+            let services: Vec<_> = self.services.read().values().cloned().collect();
+            let lists = services.into_iter().map(|s| {
+                let uris = s.resources().iter().map(|r| r.uri.clone()).collect();
+                let templates = s.templates().iter().cloned().collect();
+                (s, uris, templates)
+            });
+            *index = Arc::new(ResourceIndex::build(lists));
+        }
+    }
+
     /// Rebuilds the tool index from every service's tool list.
-    pub(crate) fn rebuild_index(&self) {
+    fn rebuild_tool_index(&self) {
         // Read the tool lists and publish the index under one lock: two services
         // loading their tools at once must not publish an index built from a
         // snapshot that misses the other's tools.
         let mut index = self.index.write();
-        let services: Vec<_> = self.services.read().values().map(|s| (s.clone(), s.tools())).collect();
+        let services: Vec<_> = self.services.read().values().cloned().collect();
         let mut registry = self.metrics.lock();
-        let mut metrics_for = |service: &str, tool: &str| {
-            registry
-                .entry((service.to_owned(), tool.to_owned()))
-                .or_insert_with(|| crate::metrics::ToolMetrics::new(service, tool))
-                .clone()
-        };
-        *index = Arc::new(ToolIndex::build(&services, &mut metrics_for));
+        let mut tools = Vec::new();
+        for service in &services {
+            for tool in service.tools().iter() {
+                let metrics = registry
+                    .entry((service.name().to_owned(), tool.name.clone()))
+                    .or_insert_with(|| crate::metrics::ToolMetrics::new(service.name(), &tool.name))
+                    .clone();
+                let output = match (&tool.output_schema, service.config().check_output_schema) {
+                    (Some(schema), true) => Some(Arc::new(output_schema::OutputCheck::new(schema.clone()))),
+                    _ => None,
+                };
+                let param_headers = crate::protocol::param_headers::param_headers(&tool.input_schema)
+                    .map(Arc::from)
+                    .unwrap_or_else(|_| Arc::from(Vec::new()));
+                tools.push(ToolRef {
+                    service: service.clone(),
+                    tool: tool.clone(),
+                    metrics,
+                    output,
+                    param_headers,
+                });
+            }
+        }
+        *index = Arc::new(ToolIndex::build(tools));
+    }
+
+    /// The prompt index.
+    pub(crate) fn prompt_index(&self) -> Arc<PromptIndex> {
+        self.prompt_index.read().clone()
+    }
+
+    /// The resource index.
+    pub(crate) fn resource_index(&self) -> Arc<ResourceIndex> {
+        self.resource_index.read().clone()
     }
 
     /// A service's tools changed: drop what was cached for it.
@@ -179,7 +331,7 @@ impl StoreInner {
 
     /// Waits until every service in `names` (all when empty) has settled, up to `timeout`.
     pub(crate) fn wait_settled(&self, only: Option<&str>, timeout: Duration) {
-        let deadline = crate::session::deadline_after(timeout);
+        let deadline = crate::util::deadline_after(timeout);
         let mut guard = self.settled.0.lock();
         loop {
             let pending = {
@@ -198,9 +350,12 @@ impl StoreInner {
     fn shutdown(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.maintenance.stop();
+        self.watchdog.stop();
         self.in_flight.close_all();
         // Let the servers hear about the cancelled calls before their sessions close.
-        crate::session::wait_for_cancellations(std::time::Duration::from_secs(2));
+        self.notices.stop(Duration::from_secs(2));
+        // Callbacks of calls that just ended still run (bounded).
+        self.callbacks.stop(Duration::from_secs(2));
         let services: Vec<_> = std::mem::take(&mut *self.services.write()).into_values().collect();
         std::thread::scope(|s| {
             for service in &services {
@@ -208,6 +363,9 @@ impl StoreInner {
             }
         });
         *self.index.write() = Arc::new(ToolIndex::default());
+        *self.prompt_index.write() = Arc::new(PromptIndex::default());
+        *self.resource_index.write() = Arc::new(ResourceIndex::default());
+        self.events.close();
     }
 }
 
@@ -238,9 +396,11 @@ impl Store {
         Store::builder().build()
     }
 
-    fn with_config(config: PerformanceConfig, client_name: String) -> Result<Store> {
+    fn with_config(config: PerformanceConfig, client_name: String, auth: AuthHooks) -> Result<Store> {
+        let auth = auth.context(&client_name);
+        let callbacks = Arc::new(crate::dispatch::Dispatcher::new("mcps-dispatch"));
         let inner = Arc::new_cyclic(|weak| StoreInner {
-            cache: crate::cache::ResultCache::new(config.cache.capacity, config.cache.ttl),
+            cache: crate::cache::ResultCache::new(config.cache.capacity, config.cache.max_bytes),
             cache_enabled: std::sync::atomic::AtomicBool::new(config.cache.enabled),
             executor: std::sync::OnceLock::new(),
             limiter: crate::exec::Limiter::new(config.batch.max_concurrent_calls),
@@ -254,10 +414,19 @@ impl Store {
             config: RwLock::new(config),
             services: RwLock::new(BTreeMap::new()),
             index: RwLock::new(Arc::new(ToolIndex::default())),
+            prompt_index: RwLock::new(Arc::new(PromptIndex::default())),
+            resource_index: RwLock::new(Arc::new(ResourceIndex::default())),
+            events: events::EventBus::new(callbacks.clone()),
+            handlers: RwLock::new(HandlerSet::default()),
+            watchdog: watchdog::Watchdog::default(),
             settled: (Mutex::new(()), Condvar::new()),
             client_name,
             maintenance: Maintenance::start(weak.clone()),
+            callbacks: callbacks.clone(),
+            notices: Arc::new(crate::dispatch::Dispatcher::new("mcps-notices")),
+            me: weak.clone(),
             closed: std::sync::atomic::AtomicBool::new(false),
+            auth,
         });
         let memory = inner.config().memory;
         if memory.monitoring_enabled {
@@ -270,17 +439,17 @@ impl Store {
     /// A store from an `mcp.json` file: its `performance` section, then the
     /// environment, then its services.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Store> {
-        let file = servers::load_file(path.as_ref(), &PerformanceConfig::new())?;
+        let file = config::load_file(path.as_ref(), &PerformanceConfig::new())?;
         Store::from_servers_file(file)
     }
 
     /// A store from the text of an `mcp.json` file.
     pub fn from_json(text: &str) -> Result<Store> {
-        let file = servers::parse_str(text, &PerformanceConfig::new())?;
+        let file = config::parse_str(text, &PerformanceConfig::new())?;
         Store::from_servers_file(file)
     }
 
-    fn from_servers_file(file: servers::ServersFile) -> Result<Store> {
+    fn from_servers_file(file: config::ServersFile) -> Result<Store> {
         let mut perf = file.performance;
         perf.apply_env()?;
         let store = Store::builder().performance(perf).build()?;
@@ -294,18 +463,18 @@ impl Store {
     /// `performance` section, if any, applies to them).
     pub fn load_config(&self, path: impl AsRef<Path>) -> Result<Vec<String>> {
         let base = self.inner.config.read().clone();
-        let file = servers::load_file(path.as_ref(), &base)?;
+        let file = config::load_file(path.as_ref(), &base)?;
         self.add_services_from(file)
     }
 
     /// Adds the services of `mcp.json` text to this store.
     pub fn load_json(&self, text: &str) -> Result<Vec<String>> {
         let base = self.inner.config.read().clone();
-        let file = servers::parse_str(text, &base)?;
+        let file = config::parse_str(text, &base)?;
         self.add_services_from(file)
     }
 
-    fn add_services_from(&self, file: servers::ServersFile) -> Result<Vec<String>> {
+    fn add_services_from(&self, file: config::ServersFile) -> Result<Vec<String>> {
         let mut names = Vec::new();
         for (name, mut config) in file.services {
             if config.pool.is_none() && file.has_performance {
@@ -320,34 +489,30 @@ impl Store {
     /// Adds a service and starts connecting to it in the background; calls
     /// that need it wait (up to its connection timeout) until it is ready.
     pub fn add_service(&self, name: &str, config: ServiceConfig) -> Result<()> {
-        servers::validate_name(name)?;
+        config::validate_name(name)?;
         if self.inner.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Error::Closed { message: "store is closed".into(), sent: false });
+            return Err(Error::Closed { message: "store is closed".into(), may_have_run: false });
         }
+        config.validate(name)?;
         let perf = self.inner.config.read().clone();
         let pool_config = config.pool.clone().unwrap_or_else(|| perf.pool.clone());
-        crate::config::validate_pool(&pool_config, Some(name))?;
-        if let crate::servers::TransportConfig::Http { headers, .. } = &config.transport {
-            for (k, v) in headers {
-                if ureq::http::HeaderName::from_bytes(k.as_bytes()).is_err()
-                    || ureq::http::HeaderValue::from_str(v).is_err()
-                {
-                    return Err(Error::config(
-                        Some(name),
-                        Some(&format!("headers.{k}")),
-                        "invalid HTTP header",
-                    ));
-                }
-            }
-        }
         let options = SessionOptions {
             client_name: self.inner.client_name.clone(),
             connection_timeout: pool_config.connection_timeout,
             read_timeout: pool_config.read_timeout,
             write_timeout: pool_config.write_timeout,
             max_message_bytes: perf.max_response_bytes,
+            protocol: config.protocol.clone(),
         };
-        let service = Service::new(name, config, pool_config, options, Arc::downgrade(&self.inner));
+        let auth = self.auth_for(name, &config, &pool_config)?;
+        let context = crate::session::SessionContext {
+            callbacks: Some(self.inner.callbacks.clone()),
+            notices: Some(self.inner.notices.clone()),
+            auth: auth.clone().map(|a| a as Arc<dyn crate::transport::AuthHook>),
+            ..Default::default()
+        };
+        let service =
+            Service::new(name, config, pool_config, options, Arc::downgrade(&self.inner), context, auth);
         service.attach();
         {
             let mut services = self.inner.services.write();
@@ -370,7 +535,7 @@ impl Store {
                 .err()
                 .unwrap_or(Error::ServiceNotFound { name: name.to_owned(), suggestions: Vec::new() }));
         };
-        self.inner.rebuild_index();
+        self.inner.rebuild_indexes(&ListKind::ALL);
         self.inner.on_tools_changed(name);
         // Its metrics go with it, so the registry never outgrows the services.
         self.inner.metrics.lock().retain(|(service, _), _| service != name);
@@ -392,9 +557,15 @@ impl Store {
         self.inner.services.read().values().map(|s| s.info()).collect()
     }
 
-    /// A service by name (its pool, tools and configuration).
-    pub fn service(&self, name: &str) -> Result<Arc<Service>> {
-        self.inner.service(name)
+    /// A service's configuration, as given to [`Store::add_service`].
+    pub fn service_config(&self, name: &str) -> Result<ServiceConfig> {
+        self.inner.service(name).map(|s| s.config().clone())
+    }
+
+    /// Takes one session of a service's pool and returns it (micro-benchmarks).
+    #[cfg(feature = "bench-internals")]
+    pub(crate) fn checkout_once(&self, service: &str) -> Result<()> {
+        self.inner.service(service)?.pool().acquire().map(drop)
     }
 
     /// The names of the services.
@@ -423,6 +594,9 @@ impl Store {
             if let Some(only) = service
                 && !s.tools_loaded()
             {
+                if let Some(auth) = s.auth_error() {
+                    return Err(auth);
+                }
                 let (state, error) = s.pool().state();
                 return Err(Error::Closed {
                     message: format!(
@@ -430,7 +604,7 @@ impl Store {
                         state.as_str(),
                         error.unwrap_or_else(|| "no tools loaded".into())
                     ),
-                    sent: false,
+                    may_have_run: false,
                 });
             }
             for t in s.tools().iter() {
@@ -440,45 +614,36 @@ impl Store {
         Ok(out)
     }
 
-    /// Resolves a tool name to its service and definition.
-    pub fn resolve_tool(&self, name: &str) -> Result<ToolRef> {
-        self.inner.resolve(name)
+    /// Resolves a tool name to `(service, tool definition)`.
+    pub fn resolve_tool(&self, name: &str) -> Result<(String, Arc<Tool>)> {
+        let wait = self.inner.config.read().pool.connection_timeout;
+        self.inner
+            .resolve(name, crate::util::deadline_after(wait))
+            .map(|r| (r.service.name().to_owned(), r.tool.clone()))
     }
 
-    /// Calls a tool by name (`service.tool`, `service_tool`, or a unique bare name).
-    pub fn call_tool(&self, name: &str, arguments: Value) -> Result<Arc<crate::ToolResult>> {
+    /// Calls a tool by name (`service.tool`, `service_tool`, or a unique bare
+    /// name). Never served from the cache: that takes a cache key or a cache
+    /// policy (see [`CallOptions::cache_key`] and [`ServiceConfig::cache`]).
+    pub fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolOutput> {
         self.inner.call(name, &arguments, &CallOptions::default())
     }
 
-    /// Calls a tool with per-call options (timeout, retry opt-in, cancellation).
-    pub fn call_tool_with(
-        &self,
-        name: &str,
-        arguments: &Value,
-        options: &CallOptions,
-    ) -> Result<Arc<crate::ToolResult>> {
-        self.inner.call(name, arguments, options)
+    /// Calls a tool with per-call options (timeout, cache key, retry opt-in, cancellation, progress).
+    pub fn call_tool_with(&self, name: &str, arguments: Value, options: &CallOptions) -> Result<ToolOutput> {
+        self.inner.call(name, &arguments, options)
     }
 
     /// Runs many calls with bounded parallelism; one result per call, in input order.
-    pub fn batch_call(
-        &self,
-        calls: &[crate::exec::ToolCall],
-        options: &crate::exec::BatchOptions,
-    ) -> Vec<crate::exec::CallResult> {
-        crate::exec::run_batch(&self.inner, calls, options)
+    pub fn batch_call(&self, calls: &[ToolCall], options: &BatchOptions) -> Vec<CallResult> {
+        batch::run_batch(&self.inner, calls, options)
     }
 
     /// Like [`Store::batch_call`] for calls that may have failed to parse
     /// (a JSONL file, a C caller's JSON): the valid ones run as one batch, and
     /// every item's outcome, parse errors included, comes back in input order.
-    pub fn batch_call_items(
-        &self,
-        calls: Vec<Result<crate::exec::ToolCall>>,
-        options: &crate::exec::BatchOptions,
-    ) -> Vec<crate::exec::CallResult> {
-        let valid: Vec<crate::exec::ToolCall> =
-            calls.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
+    pub fn batch_call_items(&self, calls: Vec<Result<ToolCall>>, options: &BatchOptions) -> Vec<CallResult> {
+        let valid: Vec<ToolCall> = calls.iter().filter_map(|c| c.as_ref().ok().cloned()).collect();
         let mut done = self.batch_call(&valid, options).into_iter();
         calls
             .into_iter()
@@ -493,27 +658,26 @@ impl Store {
     ///
     /// Waits up to `submit_timeout` for a free slot when `max_concurrent_calls`
     /// are in flight, then fails with [`Error::Busy`].
-    pub fn submit(&self, call: crate::exec::ToolCall) -> Result<crate::exec::CallHandle> {
+    pub fn submit(&self, call: ToolCall) -> Result<CallHandle> {
         self.inner.submit_call(call, None)
     }
 
-    /// Like [`Store::submit`], and runs `callback` once with the outcome, on a worker thread.
-    pub fn submit_with(
+    /// Like [`Store::submit`], and runs `callback` once with the outcome, on
+    /// the store's dispatch thread (never a transport's reader; callbacks run
+    /// one at a time, in the order calls finish). Waiters of the handle see
+    /// the outcome only after the callback returned.
+    pub fn submit_with_callback(
         &self,
-        call: crate::exec::ToolCall,
-        callback: impl FnOnce(crate::exec::CallResult) + Send + 'static,
-    ) -> Result<crate::exec::CallHandle> {
-        self.inner.submit_call(call, Some(Box::new(callback)))
+        call: ToolCall,
+        callback: impl FnOnce(CallResult) + Send + 'static,
+    ) -> Result<CallHandle> {
+        self.inner.submit_call(call, Some(submit::OnDone::User(Box::new(callback))))
     }
 
     /// A queue that hands out completions of tagged submissions as they finish.
-    pub fn completion_queue(&self) -> crate::exec::CompletionQueue {
-        crate::exec::CompletionQueue::new(Arc::downgrade(&self.inner))
-    }
-
-    /// Empties the result cache; returns how many entries were dropped.
-    pub fn clear_cache(&self) -> usize {
-        self.inner.cache.clear()
+    pub fn completion_queue(&self) -> CompletionQueue {
+        let store: std::sync::Weak<dyn crate::exec::Submit> = Arc::downgrade(&self.inner) as _;
+        CompletionQueue::new(store)
     }
 
     /// The result cache's counters.

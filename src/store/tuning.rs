@@ -36,11 +36,12 @@ impl Store {
             }
         };
         if new.cache != old.cache {
-            inner.cache.reconfigure(new.cache.capacity, new.cache.ttl);
+            inner.cache.reconfigure(new.cache.capacity, new.cache.max_bytes);
             inner.set_cache_enabled(new.cache.enabled);
         }
         note(new.cache.capacity != old.cache.capacity, "cache_size", true);
         note(new.cache.ttl != old.cache.ttl, "cache_ttl", true);
+        note(new.cache.max_bytes != old.cache.max_bytes, "cache_max_bytes", true);
         note(new.cache.enabled != old.cache.enabled, "enable_result_cache", true);
 
         inner.limiter.set_limit(new.batch.max_concurrent_calls);

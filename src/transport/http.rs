@@ -12,22 +12,20 @@
 //! stream open (keep-alive comments) costs the connection, never the call's
 //! whole timeout.
 
-use std::cell::Cell;
 use std::io::{BufReader, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use ureq::http::{HeaderName, HeaderValue, Response, StatusCode};
-use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport as WireTransport,
-};
 
+use super::auth_hook::{AuthHook, send_authorized};
+use super::http_conn::{CallScope, InterruptibleConnector, ReadCap, take_connecting};
+use super::http_net::CachingResolver;
 use super::sse::SseReader;
 use super::{Inbound, Outcome, OutgoingRequest, Transport};
-use crate::config::PoolConfig;
+use crate::config::{HttpConfig, PoolConfig, validate_header};
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::protocol::jsonrpc::{parse_message, snippet};
 use crate::protocol::{Incoming, RequestId};
@@ -50,6 +48,10 @@ const DRAIN_GRACE: Duration = Duration::from_millis(50);
 
 /// Builds the agent shared by every session of one HTTP service.
 ///
+/// Its resolver and sockets spare the hot path every system call a request
+/// does not need (no thread per request, socket options set once per
+/// connection): see the `http_net` module.
+///
 /// Every request in flight needs its own TCP connection, so the keep-alive
 /// pool holds as many idle connections as the service can have requests in
 /// flight (capped): a smaller pool would close and reopen connections under
@@ -69,146 +71,81 @@ pub fn agent_for(pool: &PoolConfig) -> ureq::Agent {
         .no_delay(true)
         .user_agent(concat!("mcpstore/", env!("CARGO_PKG_VERSION")))
         .build();
-    ureq::Agent::with_parts(config, DefaultConnector::new().chain(CappedReads), DefaultResolver::default())
-}
-
-thread_local! {
-    /// While set, a read on this thread's HTTP connections waits no later than this.
-    static READ_CAP: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Caps the waits of reads on the current thread until dropped.
-struct ReadCap;
-
-impl ReadCap {
-    fn until(deadline: Instant) -> ReadCap {
-        READ_CAP.with(|c| c.set(Some(deadline)));
-        ReadCap
-    }
-}
-
-impl Drop for ReadCap {
-    fn drop(&mut self) {
-        READ_CAP.with(|c| c.set(None));
-    }
-}
-
-/// The last link of the agent's connector chain: wraps every connection
-/// (plain or TLS) so that [`ReadCap`] can shorten its read waits.
-#[derive(Debug)]
-struct CappedReads;
-
-impl Connector<Box<dyn WireTransport>> for CappedReads {
-    type Out = CappedTransport;
-
-    fn connect(
-        &self,
-        _details: &ConnectionDetails,
-        chained: Option<Box<dyn WireTransport>>,
-    ) -> std::result::Result<Option<CappedTransport>, ureq::Error> {
-        Ok(chained.map(CappedTransport))
-    }
-}
-
-/// A connection whose read waits honour the calling thread's [`ReadCap`].
-#[derive(Debug)]
-struct CappedTransport(Box<dyn WireTransport>);
-
-impl WireTransport for CappedTransport {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
-    }
-
-    fn transmit_output(
-        &mut self,
-        amount: usize,
-        timeout: NextTimeout,
-    ) -> std::result::Result<(), ureq::Error> {
-        self.0.transmit_output(amount, timeout)
-    }
-
-    fn await_input(&mut self, mut timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
-        if let Some(cap) = READ_CAP.with(Cell::get) {
-            let left = cap.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ureq::Error::Timeout(timeout.reason));
-            }
-            let left = left.into();
-            if left < timeout.after {
-                timeout.after = left;
-            }
-        }
-        self.0.await_input(timeout)
-    }
-
-    fn is_open(&mut self) -> bool {
-        self.0.is_open()
-    }
-
-    fn is_tls(&self) -> bool {
-        self.0.is_tls()
-    }
+    ureq::Agent::with_parts(config, InterruptibleConnector::new(), CachingResolver::default())
 }
 
 /// The most idle keep-alive connections one service keeps.
 const MAX_IDLE_CONNECTIONS: usize = 512;
 
-/// One MCP session over Streamable HTTP.
-pub struct HttpTransport {
-    agent: ureq::Agent,
-    url: String,
+/// One MCP session over Streamable HTTP: what its requests and its
+/// listening stream share.
+pub(crate) struct HttpCore {
+    pub(super) agent: ureq::Agent,
+    pub(super) url: String,
     headers: Vec<(HeaderName, HeaderValue)>,
-    session_id: RwLock<Option<HeaderValue>>,
+    pub(super) session_id: RwLock<Option<HeaderValue>>,
+    /// The id of a session being initialized: used only by the handshake
+    /// until `notifications/initialized` was sent, so other threads never use
+    /// a session before it is ready.
+    pending_session: Mutex<Option<Option<HeaderValue>>>,
     protocol_version: RwLock<Option<HeaderValue>>,
     inbound: Arc<dyn Inbound>,
-    open: AtomicBool,
-    max_message_bytes: usize,
+    pub(super) open: AtomicBool,
+    pub(super) max_message_bytes: usize,
+    /// The service's authorization (OAuth), when it has one.
+    pub(super) auth: Option<Arc<dyn AuthHook>>,
+    /// The stateless era (2026-07-28): `Mcp-Method`/`Mcp-Name`/`Mcp-Param-*`
+    /// headers, no session, no stream resumption.
+    pub(super) modern: AtomicBool,
 }
 
-impl HttpTransport {
-    /// A transport for `url`, sending `headers` with every request.
+impl HttpCore {
+    /// A transport for `config.url`, sending `config.headers` with every
+    /// request (checked by `ServiceConfig::validate`; checked again here).
     pub fn new(
         agent: ureq::Agent,
-        url: &str,
-        headers: &std::collections::BTreeMap<String, String>,
+        config: &HttpConfig,
         inbound: Arc<dyn Inbound>,
         max_message_bytes: usize,
     ) -> Result<Self> {
-        let mut parsed = Vec::with_capacity(headers.len());
-        for (k, v) in headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| Error::config(None, Some(&format!("headers.{k}")), "invalid header name"))?;
-            let value = HeaderValue::from_str(v)
-                .map_err(|_| Error::config(None, Some(&format!("headers.{k}")), "invalid header value"))?;
-            parsed.push((name, value));
-        }
-        Ok(HttpTransport {
+        Ok(HttpCore {
             agent,
-            url: url.to_owned(),
-            headers: parsed,
+            url: config.url.clone(),
+            headers: parse_headers(config)?,
             session_id: RwLock::new(None),
+            pending_session: Mutex::new(None),
             protocol_version: RwLock::new(None),
             inbound,
             open: AtomicBool::new(true),
             max_message_bytes,
+            auth: None,
+            modern: AtomicBool::new(false),
         })
     }
 
-    /// The server's session id, once `initialize` returned one.
-    pub fn session_id(&self) -> Option<String> {
-        self.session_id.read().as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned)
+    pub(crate) fn request_builder<B>(
+        &self,
+        builder: ureq::RequestBuilder<B>,
+        with_session: bool,
+    ) -> ureq::RequestBuilder<B> {
+        self.request_builder_for(
+            builder,
+            with_session.then(|| self.session_id.read().clone()).flatten(),
+            with_session,
+        )
     }
 
-    fn request_builder<B>(
+    fn request_builder_for<B>(
         &self,
         mut builder: ureq::RequestBuilder<B>,
+        session: Option<HeaderValue>,
         with_session: bool,
     ) -> ureq::RequestBuilder<B> {
         for (k, v) in &self.headers {
             builder = builder.header(k, v);
         }
         if with_session {
-            if let Some(id) = self.session_id.read().as_ref() {
+            if let Some(id) = session.as_ref() {
                 builder = builder.header(SESSION_HEADER, id);
             }
             if let Some(v) = self.protocol_version.read().as_ref() {
@@ -218,25 +155,59 @@ impl HttpTransport {
         builder
     }
 
-    fn post(&self, body: &[u8], initialize: bool, timeout: Duration) -> Result<(Response<ureq::Body>, bool)> {
+    fn post(
+        &self,
+        body: &[u8],
+        request: Option<&OutgoingRequest<'_>>,
+        timeout: Duration,
+    ) -> Result<(Response<ureq::Body>, bool)> {
+        let initialize = request.is_some_and(|r| r.method == "initialize");
+        let session = (!initialize).then(|| self.session_id.read().clone()).flatten();
+        self.post_with(body, session, !initialize, request, timeout)
+    }
+
+    /// POSTs `body` with `session` as its session id (when `with_session`);
+    /// in the stateless era with the headers that route `request`.
+    fn post_with(
+        &self,
+        body: &[u8],
+        session: Option<HeaderValue>,
+        with_session: bool,
+        request: Option<&OutgoingRequest<'_>>,
+        timeout: Duration,
+    ) -> Result<(Response<ureq::Body>, bool)> {
+        let routing = if self.modern.load(Ordering::Acquire) { request.map(routing_headers) } else { None };
         if !self.open.load(Ordering::Acquire) {
-            return Err(Error::Closed { message: "HTTP session is closed".into(), sent: false });
+            return Err(Error::Closed { message: "HTTP session is closed".into(), may_have_run: false });
         }
-        let with_session = !initialize;
-        let carried_session = with_session && self.session_id.read().is_some();
-        let builder = self
-            .request_builder(self.agent.post(&self.url), with_session)
-            .header("content-type", "application/json")
-            .header("accept", ACCEPT_BOTH)
-            .config()
-            .timeout_global(Some(timeout))
-            .build();
-        let response = builder.send(trim_newline(body)).map_err(|e| map_ureq_error(e, timeout))?;
+        let carried_session = with_session && session.is_some();
+        let deadline = Instant::now() + timeout;
+        // A request refused for authorization never ran: it is sent again once authorized.
+        let response = send_authorized(self.auth.as_deref(), deadline, |credential| {
+            let mut builder = self
+                .request_builder_for(self.agent.post(&self.url), session.clone(), with_session)
+                .header("content-type", "application/json")
+                .header("accept", ACCEPT_BOTH);
+            if let Some(value) = credential {
+                builder = builder.header("authorization", value);
+            }
+            for (name, value) in routing.iter().flatten() {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let builder = builder.config().timeout_global(Some(left)).build();
+            take_connecting(); // a fresh mark for this request
+            builder.send(trim_newline(body)).map_err(|e| map_ureq_error(e, timeout))
+        })?;
         Ok((response, carried_session))
     }
 
     /// Checks the status of a reply; 404 on a session means it expired.
-    fn check_status(&self, response: &mut Response<ureq::Body>, carried_session: bool) -> Result<()> {
+    pub(crate) fn check_status(
+        &self,
+        response: &mut Response<ureq::Body>,
+        carried_session: bool,
+    ) -> Result<()> {
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -249,6 +220,16 @@ impl HttpTransport {
             .map(Duration::from_secs);
         let mut text = String::new();
         let _ = response.body_mut().as_reader().take(2048).read_to_string(&mut text);
+        // A JSON-RPC error in a 4xx body is the server's answer to the request
+        // (auth, expired sessions and throttling keep their HTTP meaning; a
+        // 404 without a session is 2026-07-28's unknown method, -32601).
+        if status.is_client_error()
+            && !matches!(status.as_u16(), 401 | 403 | 429)
+            && !(status == StatusCode::NOT_FOUND && carried_session)
+            && let Some(rpc) = rpc_error_in(text.as_bytes())
+        {
+            return Err(rpc);
+        }
         let detail = snippet(text.as_bytes());
         let message = if status == StatusCode::NOT_FOUND && carried_session {
             format!("session expired (HTTP 404): {detail}")
@@ -259,7 +240,7 @@ impl HttpTransport {
             message,
             status: Some(status.as_u16()),
             retry_after,
-            sent: !status_proves_unprocessed(status.as_u16()),
+            may_have_run: !status_proves_unprocessed(status.as_u16()),
         })
     }
 
@@ -299,13 +280,19 @@ impl HttpTransport {
         match message {
             Incoming::Response { id: rid, outcome } if id_matches(&rid, id) => Some(outcome),
             other => {
-                if let Some(reply) = self.inbound.on_message(other)
-                    && let Err(e) = self.send_message(&reply, Duration::from_secs(10))
-                {
-                    log::warn!(target: "mcpstore::http", "could not answer a server request: {e}");
-                }
+                self.deliver(other);
                 None
             }
+        }
+    }
+
+    /// Hands a message the server sent on its own (a notification, a request
+    /// of its own) to the inbound side, and POSTs the reply it gives at once.
+    pub(crate) fn deliver(&self, message: Incoming) {
+        if let Some(reply) = self.inbound.on_message(message)
+            && let Err(e) = self.send_message(&reply, Duration::from_secs(10))
+        {
+            log::warn!(target: "mcpstore::http", "could not answer a server request: {e}");
         }
     }
 
@@ -338,10 +325,12 @@ impl HttpTransport {
                     return Ok(outcome);
                 }
             }
-            let Some(last_id) = stream.last_event_id.clone() else {
+            // The stateless era has no resumption: a broken stream lost its request.
+            let resumable = stream.last_event_id.clone().filter(|_| !self.modern.load(Ordering::Acquire));
+            let Some(last_id) = resumable else {
                 return Err(Error::Closed {
                     message: "SSE stream ended before the response".into(),
-                    sent: true,
+                    may_have_run: true,
                 });
             };
             if got_event || started_at_id.as_ref() != Some(&last_id) {
@@ -352,13 +341,17 @@ impl HttpTransport {
             if resumes > MAX_RESUMES {
                 return Err(Error::Closed {
                     message: "SSE stream kept ending before the response".into(),
-                    sent: true,
+                    may_have_run: true,
                 });
             }
             let delay = stream.retry_ms.map(Duration::from_millis).unwrap_or(DEFAULT_RETRY);
             let now = Instant::now();
             if now + delay >= deadline {
-                return Err(Error::Timeout { phase: TimeoutPhase::Response, after: deadline - now });
+                return Err(Error::Timeout {
+                    phase: TimeoutPhase::Response,
+                    after: deadline - now,
+                    detail: None,
+                });
             }
             std::thread::sleep(delay);
             let retry_ms = stream.retry_ms;
@@ -372,22 +365,25 @@ impl HttpTransport {
 
     fn resume(&self, last_event_id: &str, deadline: Instant) -> Result<Response<ureq::Body>> {
         let timeout = deadline.saturating_duration_since(Instant::now());
-        let mut response = self
-            .request_builder(self.agent.get(&self.url), true)
-            .header("accept", "text/event-stream")
-            .header("last-event-id", last_event_id)
-            .config()
-            .timeout_global(Some(timeout))
-            .build()
-            .call()
-            .map_err(|e| map_ureq_error(e, timeout))?;
+        let mut response = send_authorized(self.auth.as_deref(), deadline, |credential| {
+            let mut builder = self
+                .request_builder(self.agent.get(&self.url), true)
+                .header("accept", "text/event-stream")
+                .header("last-event-id", last_event_id);
+            if let Some(value) = credential {
+                builder = builder.header("authorization", value);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            take_connecting();
+            builder.config().timeout_global(Some(left)).build().call().map_err(|e| map_ureq_error(e, timeout))
+        })?;
         let carried = self.session_id.read().is_some();
         self.check_status(&mut response, carried).map_err(|e| match e {
             Error::Transport { message, status, retry_after, .. } => Error::Transport {
                 message: format!("resuming the stream failed: {message}"),
                 status,
                 retry_after,
-                sent: true,
+                may_have_run: true,
             },
             other => other,
         })?;
@@ -395,20 +391,22 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
+impl Transport for HttpCore {
     fn kind(&self) -> &'static str {
         "streamable-http"
     }
 
     fn send_request(&self, request: &OutgoingRequest<'_>) -> Result<Option<Outcome>> {
+        let _scope = CallScope::enter(request.interrupt);
         let initialize = request.method == "initialize";
         let timeout = request.read_timeout;
         let deadline = Instant::now() + timeout;
-        let (mut response, carried) = self.post(request.body, initialize, timeout)?;
+        let (mut response, carried) = self.post(request.body, Some(request), timeout)?;
         self.check_status(&mut response, carried)?;
         if initialize {
-            // Replaces the id of an expired session (none: the server is stateless).
-            *self.session_id.write() = response.headers().get(SESSION_HEADER).cloned();
+            // The new session (none: the server is stateless) is used by the
+            // handshake alone until `notifications/initialized` went out.
+            *self.pending_session.lock() = Some(response.headers().get(SESSION_HEADER).cloned());
         }
         let content_type = response
             .headers()
@@ -436,10 +434,25 @@ impl Transport for HttpTransport {
     }
 
     fn send_message(&self, body: &[u8], timeout: Duration) -> Result<()> {
-        let (mut response, carried) = self.post(body, false, timeout)?;
+        let (mut response, carried) = self.post(body, None, timeout)?;
         self.check_status(&mut response, carried)?;
         // Drain whatever body there is so the connection can be reused.
         let _ = std::io::copy(&mut response.body_mut().as_reader().take(1 << 20), &mut std::io::sink());
+        Ok(())
+    }
+
+    fn finish_handshake(&self, initialized: &[u8], timeout: Duration) -> Result<()> {
+        let pending = self.pending_session.lock().take();
+        let session = match &pending {
+            Some(id) => id.clone(),
+            None => self.session_id.read().clone(),
+        };
+        let (mut response, carried) = self.post_with(initialized, session, true, None, timeout)?;
+        self.check_status(&mut response, carried)?;
+        let _ = std::io::copy(&mut response.body_mut().as_reader().take(1 << 20), &mut std::io::sink());
+        if let Some(id) = pending {
+            *self.session_id.write() = id; // now other threads may use it
+        }
         Ok(())
     }
 
@@ -451,7 +464,10 @@ impl Transport for HttpTransport {
     }
 
     fn set_protocol_version(&self, version: &str) {
-        *self.protocol_version.write() = HeaderValue::from_str(version).ok();
+        // An empty version: the era is not known yet (back to the handshake's defaults).
+        *self.protocol_version.write() =
+            (!version.is_empty()).then(|| HeaderValue::from_str(version).ok()).flatten();
+        self.modern.store(crate::protocol::modern::is_modern(version), Ordering::Release);
     }
 
     fn is_open(&self) -> bool {
@@ -464,22 +480,16 @@ impl Transport for HttpTransport {
         }
         if self.session_id.read().is_some() {
             // Tell the server the session is over; failures do not matter.
-            let result = self
-                .request_builder(self.agent.delete(&self.url), true)
-                .config()
-                .timeout_global(Some(Duration::from_secs(2)))
-                .build()
-                .call();
+            let limit = Duration::from_secs(2);
+            let mut builder = self.request_builder(self.agent.delete(&self.url), true);
+            if let Some(value) = self.auth.as_ref().and_then(|a| a.header(Instant::now() + limit)) {
+                builder = builder.header("authorization", value);
+            }
+            let result = builder.config().timeout_global(Some(limit)).build().call();
             if let Ok(mut r) = result {
                 let _ = std::io::copy(&mut r.body_mut().as_reader().take(1 << 16), &mut std::io::sink());
             }
         }
-    }
-}
-
-impl Drop for HttpTransport {
-    fn drop(&mut self) {
-        self.close();
     }
 }
 
@@ -503,12 +513,49 @@ fn drain_events<R: std::io::BufRead>(stream: &mut SseReader<R>) -> bool {
     false
 }
 
+/// The configured headers of `config` as HTTP values (checked by
+/// `ServiceConfig::validate`; checked again here).
+pub(super) fn parse_headers(config: &HttpConfig) -> Result<Vec<(HeaderName, HeaderValue)>> {
+    let mut parsed = Vec::with_capacity(config.headers.len());
+    for (k, v) in &config.headers {
+        let bad = |m: &str| Error::config(None, Some(&format!("headers.{k}")), m);
+        validate_header(k, v).map_err(bad)?;
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad("invalid HTTP header name"))?;
+        let value = HeaderValue::from_str(v).map_err(|_| bad("invalid HTTP header value"))?;
+        parsed.push((name, value));
+    }
+    Ok(parsed)
+}
+
+/// The headers of a stateless-era request: `Mcp-Method`, `Mcp-Name` (its
+/// tool, prompt, resource or task, header-safe or in the Base64 form) and the
+/// tool's `Mcp-Param-*`.
+fn routing_headers(request: &OutgoingRequest<'_>) -> Vec<(String, String)> {
+    let mut headers = Vec::with_capacity(2 + request.headers.len());
+    headers.push(("mcp-method".to_owned(), request.method.to_owned()));
+    if let Some(name) = request.name {
+        headers.push(("mcp-name".to_owned(), crate::protocol::param_headers::encode(name)));
+    }
+    headers.extend(request.headers.iter().cloned());
+    headers
+}
+
 /// Whether an error status proves that the server did not process the request
-/// (so it is safe to send again, even for a tool that is not idempotent).
-/// Any other status — 500, 502 and 504 from a proxy in front of a slow tool
-/// among them — may come after the tool ran.
-fn status_proves_unprocessed(status: u16) -> bool {
-    matches!(status, 400 | 401 | 403 | 404 | 405 | 406 | 408 | 413 | 415 | 429 | 503)
+/// (so it is safe to send again, even for a tool that is not idempotent): a
+/// refusal of the request itself (400, 405, 406, 413, 415), authorization
+/// (401, 403), an expired session (404) or throttling (429). Any other status
+/// (408, 500, 502, 503 and 504 from a proxy in front of a slow tool among
+/// them) may come after the tool ran.
+pub(super) fn status_proves_unprocessed(status: u16) -> bool {
+    matches!(status, 400 | 401 | 403 | 404 | 405 | 406 | 413 | 415 | 429)
+}
+
+/// The JSON-RPC error a response body carries, if it is one.
+fn rpc_error_in(body: &[u8]) -> Option<Error> {
+    match parse_message(trim_newline(body)).ok()? {
+        Incoming::Response { outcome: Err(e), .. } | Incoming::UnattributedError(e) => Some(e.into()),
+        _ => None,
+    }
 }
 
 fn id_matches(rid: &RequestId, id: i64) -> bool {
@@ -530,11 +577,13 @@ fn map_body_error(e: std::io::Error, limit: usize, timeout: Duration) -> Error {
     // ureq hands its errors out wrapped in io::Error; unwrap them to tell them apart.
     match ureq::Error::from(e) {
         ureq::Error::BodyExceedsLimit(_) => Error::ResponseTooLarge { limit },
-        ureq::Error::Timeout(_) => Error::Timeout { phase: TimeoutPhase::Response, after: timeout },
+        ureq::Error::Timeout(_) => {
+            Error::Timeout { phase: TimeoutPhase::Response, after: timeout, detail: None }
+        }
         ureq::Error::Io(io)
             if matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) =>
         {
-            Error::Timeout { phase: TimeoutPhase::Response, after: timeout }
+            Error::Timeout { phase: TimeoutPhase::Response, after: timeout, detail: None }
         }
         other => Error::io_sent(format!("reading the reply failed: {other}")),
     }
@@ -543,19 +592,22 @@ fn map_body_error(e: std::io::Error, limit: usize, timeout: Duration) -> Error {
 /// Maps an error of sending a request and receiving its response head.
 ///
 /// A connection that could not be made (refused, unreachable, unknown host)
-/// carried nothing: `sent: false`. `Timeout::Global` cannot tell a slow connect
+/// carried nothing: `may_have_run: false`. `Timeout::Global` cannot tell a slow connect
 /// from a slow response, so it counts as the response phase (maybe sent).
-fn map_ureq_error(e: ureq::Error, timeout: Duration) -> Error {
+pub(crate) fn map_ureq_error(e: ureq::Error, timeout: Duration) -> Error {
+    let connecting = take_connecting();
     match e {
         ureq::Error::Timeout(which) => {
             let phase = match which {
                 ureq::Timeout::Resolve | ureq::Timeout::Connect => TimeoutPhase::Connect,
+                // The connection never came up: nothing was sent.
+                _ if connecting => TimeoutPhase::Connect,
                 ureq::Timeout::SendRequest | ureq::Timeout::SendBody | ureq::Timeout::Await100 => {
                     TimeoutPhase::Write
                 }
                 _ => TimeoutPhase::Response,
             };
-            Error::Timeout { phase, after: timeout }
+            Error::Timeout { phase, after: timeout, detail: None }
         }
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
             Error::unsent(format!("cannot connect: {e}"))
@@ -571,6 +623,11 @@ fn map_ureq_error(e: ureq::Error, timeout: Duration) -> Error {
             ) =>
         {
             Error::unsent(format!("cannot connect: {io}"))
+        }
+        // Only a write sees EPIPE: the server had closed the (reused) connection
+        // before the request reached it, so it cannot have run.
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe => {
+            Error::unsent(format!("the server had closed the connection: {io}"))
         }
         ureq::Error::BadUri(u) => Error::config(None, Some("url"), format!("invalid URL: {u}")),
         ureq::Error::BodyExceedsLimit(n) => Error::ResponseTooLarge { limit: n as usize },

@@ -12,9 +12,24 @@ use serde_json::value::RawValue;
 use crate::error::{Error, Result};
 use crate::protocol::{Incoming, RpcError};
 
+mod auth_hook;
 pub mod http;
+mod http_conn;
+mod http_listen;
+mod http_net;
+mod http_transport;
+pub mod legacy_sse;
 pub mod sse;
 pub mod stdio;
+
+pub(crate) use auth_hook::{AuthHook, Refusal};
+pub(crate) use http_conn::Interrupt;
+pub(crate) use http_listen::ListenRequest;
+pub use http_listen::{ListenState, ListenStatus};
+pub use http_transport::HttpTransport;
+
+#[cfg(test)]
+mod fault_tests;
 
 /// The outcome of one request: the raw `result`, or the server's JSON-RPC error.
 pub type Outcome = std::result::Result<Box<RawValue>, RpcError>;
@@ -32,6 +47,13 @@ pub struct OutgoingRequest<'a> {
     pub write_timeout: Duration,
     /// How long waiting for the response may take (inline transports).
     pub read_timeout: Duration,
+    /// Stops the request from another thread (inline transports; a routed
+    /// transport's waiter is woken by the session instead).
+    pub interrupt: Option<&'a std::sync::Arc<Interrupt>>,
+    /// What the request names (a tool, prompt or resource), for `Mcp-Name`.
+    pub name: Option<&'a str>,
+    /// `Mcp-Param-*` headers (stateless-era HTTP).
+    pub headers: &'a [(String, String)],
 }
 
 /// Receives what a server sends outside of an inline response.
@@ -40,15 +62,19 @@ pub trait Inbound: Send + Sync {
     fn on_message(&self, message: Incoming) -> Option<Vec<u8>>;
     /// The connection ended; every waiting request fails with `error`.
     fn on_closed(&self, error: Error);
+    /// The server wrote something that is not a JSON-RPC message for us (a
+    /// banner, a debug print); it was skipped. `line` is its start.
+    fn on_stray(&self, line: &str);
 }
 
 /// A way to exchange JSON-RPC messages with one server session.
 pub trait Transport: Send + Sync {
-    /// `"stdio"` or `"streamable-http"`.
+    /// `"stdio"`, `"streamable-http"` or `"sse"` (legacy HTTP+SSE).
     fn kind(&self) -> &'static str;
 
     /// Sends a request. Returns `Some(outcome)` when the response was read
-    /// inline (HTTP), `None` when it will reach the [`Inbound`] (stdio).
+    /// inline (Streamable HTTP), `None` when it will reach the [`Inbound`]
+    /// (stdio, legacy SSE).
     fn send_request(&self, request: &OutgoingRequest<'_>) -> Result<Option<Outcome>>;
 
     /// Sends several requests back to back (pipelining); their responses
@@ -69,11 +95,32 @@ pub trait Transport: Send + Sync {
     /// Sends a notification or a response to a server request.
     fn send_message(&self, body: &[u8], timeout: Duration) -> Result<()>;
 
+    /// Sends `notifications/initialized`, the end of the handshake; from then
+    /// on the new session is used by every request (HTTP keeps a re-initialized
+    /// session to the handshake until this was sent).
+    fn finish_handshake(&self, initialized: &[u8], timeout: Duration) -> Result<()> {
+        self.send_message(initialized, timeout)
+    }
+
     /// Called before `initialize` (again): forget any server session state.
     fn begin_session(&self) {}
 
     /// Called once the protocol version is agreed.
     fn set_protocol_version(&self, _version: &str) {}
+
+    /// Called after every completed handshake: opens the listening stream
+    /// (Streamable HTTP), waiting up to `wait` for the server to answer it.
+    fn start_listening(&self, _wait: Duration) {}
+
+    /// Starts (again, with a new request) or stops (`None`) the stateless
+    /// era's `subscriptions/listen` stream; transports whose responses reach
+    /// the [`Inbound`] let the session run it as a request instead.
+    fn subscribe(&self, _request: Option<ListenRequest>, _wait: Duration) {}
+
+    /// The listening stream's state, for transports that have one.
+    fn listen_status(&self) -> Option<ListenStatus> {
+        None
+    }
 
     /// Whether the transport can still carry messages.
     fn is_open(&self) -> bool;

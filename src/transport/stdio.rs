@@ -10,7 +10,11 @@
 //! ignore it (a C or Go program using the library). Every write therefore
 //! runs with `SIGPIPE` blocked on the writing thread, and a `SIGPIPE` raised by
 //! that write is consumed before the mask is restored (module `sigpipe`); the
-//! process-wide signal disposition is never touched.
+//! process-wide signal disposition is never touched. Where `SIGPIPE` is
+//! already ignored when the server is started (every Rust program, most
+//! servers), no signal can be raised and the writes skip the mask (three
+//! system calls per write); a host that sets it back to its default action
+//! later must do so before it starts its stdio services.
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader, Read, Write};
@@ -26,9 +30,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::Mutex;
 
 use super::{Inbound, Outcome, OutgoingRequest, Transport, read_line_limited};
+use crate::config::{InheritEnv, StdioConfig};
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::protocol::jsonrpc::{parse_messages, snippet};
-use crate::servers::TransportConfig;
 
 /// How many stderr lines are kept to explain a failure.
 const STDERR_TAIL_LINES: usize = 20;
@@ -64,20 +68,35 @@ struct Pipe {
     stdin: Mutex<Option<ChildStdin>>,
     open: AtomicBool,
     stderr_tail: Mutex<VecDeque<String>>,
+    /// Whether writes must block `SIGPIPE` (it was not ignored at spawn).
+    guard_sigpipe: bool,
 }
 
 impl StdioTransport {
-    /// Spawns the server described by `config` (which must be `Stdio`).
+    /// Spawns the server described by `config`.
     pub fn spawn(
         service: &str,
-        config: &TransportConfig,
+        config: &StdioConfig,
         inbound: Arc<dyn Inbound>,
         max_message_bytes: usize,
     ) -> Result<Self> {
-        let TransportConfig::Stdio { command, args, env, cwd } = config else {
-            return Err(Error::Internal("stdio transport needs a stdio config".into()));
-        };
+        let StdioConfig { command, args, env, cwd, inherit_env } = config;
         let mut cmd = Command::new(command);
+        // Least privilege, as the official SDKs do: the server sees only a
+        // minimal set of this process's variables (plus the names it may
+        // inherit), then its own `env` on top.
+        if *inherit_env != InheritEnv::All {
+            cmd.env_clear();
+            let extra = match inherit_env {
+                InheritEnv::Names(names) => names.as_slice(),
+                _ => &[],
+            };
+            for name in InheritEnv::MINIMAL.iter().copied().chain(extra.iter().map(String::as_str)) {
+                if let Some(value) = std::env::var_os(name) {
+                    cmd.env(name, value);
+                }
+            }
+        }
         cmd.args(args)
             .envs(env)
             .stdin(Stdio::piped())
@@ -108,6 +127,7 @@ impl StdioTransport {
                 stdin: Mutex::new(Some(stdin)),
                 open: AtomicBool::new(true),
                 stderr_tail: Mutex::new(VecDeque::new()),
+                guard_sigpipe: !sigpipe::ignored(),
             }),
             child: Mutex::new(Some(child)),
             threads: Mutex::new(Vec::new()),
@@ -146,11 +166,6 @@ impl StdioTransport {
             kill_group(&mut child);
         }
         self.join_threads();
-    }
-
-    /// The operating system's process id of the server, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.lock().as_ref().map(Child::id)
     }
 
     fn shutdown(&self) {
@@ -202,35 +217,38 @@ impl StdioTransport {
 impl Pipe {
     fn write_all(&self, chunks: &[&[u8]], timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut guard = self
-            .stdin
-            .try_lock_until(deadline)
-            .ok_or(Error::Timeout { phase: TimeoutPhase::Write, after: timeout })?;
+        let mut guard = self.stdin.try_lock_until(deadline).ok_or(Error::Timeout {
+            phase: TimeoutPhase::Write,
+            after: timeout,
+            detail: None,
+        })?;
         let Some(stdin) = guard.as_mut() else {
             return Err(Error::Closed {
                 message: format!("server '{}' is closed", self.service),
-                sent: false,
+                may_have_run: false,
             });
         };
         if !self.open.load(Ordering::Acquire) {
             return Err(Error::Closed {
                 message: self.exit_message("server process has exited"),
-                sent: false,
+                may_have_run: false,
             });
         }
         // Held over the writes: a write to a server that has exited must fail
         // with EPIPE, never kill the host process with SIGPIPE.
-        let sigpipe = sigpipe::Guard::new();
+        let sigpipe = self.guard_sigpipe.then(sigpipe::Guard::new);
         let mut written_any = false;
         for chunk in chunks {
             match write_with_deadline(stdin, chunk, deadline) {
                 Ok(()) => written_any = true,
                 Err((err, partial)) => {
-                    if err.raw_os_error() == Some(libc::EPIPE) {
-                        sigpipe.consume();
+                    if err.raw_os_error() == Some(libc::EPIPE)
+                        && let Some(guard) = &sigpipe
+                    {
+                        guard.consume();
                     }
-                    let sent = written_any || partial;
-                    if sent {
+                    let may_have_run = written_any || partial;
+                    if may_have_run {
                         // Half a message is in the pipe: the stream cannot be trusted any more.
                         self.open.store(false, Ordering::Release);
                         *guard = None;
@@ -238,24 +256,25 @@ impl Pipe {
                     return Err(match err.kind() {
                         // Part of the requests may be in the server's hands: say so, so that
                         // only retry-safe calls are sent again (the stream is closed anyway).
-                        io::ErrorKind::TimedOut if sent => Error::Closed {
+                        io::ErrorKind::TimedOut if may_have_run => Error::Closed {
                             message: format!(
                                 "writing to the server timed out after {} ms",
                                 timeout.as_millis()
                             ),
-                            sent: true,
+                            may_have_run: true,
                         },
                         io::ErrorKind::TimedOut => {
-                            Error::Timeout { phase: TimeoutPhase::Write, after: timeout }
+                            Error::Timeout { phase: TimeoutPhase::Write, after: timeout, detail: None }
                         }
-                        io::ErrorKind::BrokenPipe => {
-                            Error::Closed { message: self.exit_message("server closed its input"), sent }
-                        }
+                        io::ErrorKind::BrokenPipe => Error::Closed {
+                            message: self.exit_message("server closed its input"),
+                            may_have_run,
+                        },
                         _ => Error::Transport {
                             message: format!("write to server failed: {err}"),
                             status: None,
                             retry_after: None,
-                            sent,
+                            may_have_run,
                         },
                     });
                 }
@@ -308,6 +327,12 @@ impl Drop for StdioTransport {
     }
 }
 
+/// Lines that are not JSON-RPC in a row after which the session is ended: the
+/// server is not speaking MCP on its stdout at all.
+const MAX_STRAY_IN_A_ROW: usize = 100;
+/// Skipped lines logged as warnings; later ones are logged at debug level.
+const LOUD_STRAY_LINES: usize = 10;
+
 /// How long the reader may spend answering a server request (such as `ping`).
 /// Responses to other requests are not routed meanwhile, so this is short: a
 /// server that does not read its stdin loses the reply instead of stalling
@@ -323,13 +348,15 @@ impl Reader {
     fn run(self, stdout: impl Read, max_message_bytes: usize) {
         let mut reader = BufReader::with_capacity(64 * 1024, stdout);
         let mut line = Vec::with_capacity(4096);
+        let mut stray_in_a_row = 0usize;
+        let mut stray_total = 0usize;
         let error = loop {
             line.clear();
             match read_line_limited(&mut reader, &mut line, max_message_bytes) {
                 Ok(0) => {
                     break Error::Closed {
                         message: self.pipe.exit_message("server process exited"),
-                        sent: true,
+                        may_have_run: true,
                     };
                 }
                 Ok(_) => {}
@@ -343,13 +370,27 @@ impl Reader {
                 continue;
             }
             match parse_messages(text) {
-                Ok(messages) => messages.into_iter().for_each(|m| self.deliver(m)),
+                Ok(messages) => {
+                    stray_in_a_row = 0;
+                    messages.into_iter().for_each(|m| self.deliver(m));
+                }
                 Err(_) => {
-                    break Error::Protocol(format!(
-                        "server '{}' wrote a line that is not JSON-RPC: {}",
-                        self.pipe.service,
-                        snippet(text)
-                    ));
+                    // A banner or a debug print is no reason to end the session.
+                    stray_in_a_row += 1;
+                    stray_total += 1;
+                    let start = snippet(text);
+                    if stray_total <= LOUD_STRAY_LINES {
+                        log::warn!(target: "mcpstore::stdio", "[{}] skipped a line that is not JSON-RPC: {start}", self.pipe.service);
+                    } else {
+                        log::debug!(target: "mcpstore::stdio", "[{}] skipped a line that is not JSON-RPC: {start}", self.pipe.service);
+                    }
+                    self.inbound.on_stray(&start);
+                    if stray_in_a_row >= MAX_STRAY_IN_A_ROW {
+                        break Error::Protocol(format!(
+                            "server '{}' wrote {stray_in_a_row} lines in a row that are not JSON-RPC; the last: {start}",
+                            self.pipe.service
+                        ));
+                    }
                 }
             }
         };
@@ -377,7 +418,7 @@ fn with_stderr_tail(what: &str, tail: &Mutex<VecDeque<String>>) -> String {
     }
 }
 
-fn trim_line(line: &[u8]) -> &[u8] {
+pub(crate) fn trim_line(line: &[u8]) -> &[u8] {
     let mut end = line.len();
     while end > 0 && matches!(line[end - 1], b'\n' | b'\r' | b' ' | b'\t') {
         end -= 1;
@@ -413,14 +454,11 @@ fn drain_stderr(pipe: &Pipe, stderr: impl Read) {
 
 fn spawn_worker(name: String, f: impl FnOnce() + Send + 'static) -> Result<Worker> {
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
-    let handle = std::thread::Builder::new()
-        .name(name)
-        .stack_size(256 * 1024)
-        .spawn(move || {
-            let _done = done_tx; // dropped when the thread ends, even by a panic
-            f()
-        })
-        .map_err(|e| Error::unsent(format!("cannot start a thread: {e}")))?;
+    let handle = crate::util::spawn_thread(name, move || {
+        let _done = done_tx; // dropped when the thread ends, even by a panic
+        f()
+    })
+    .map_err(|e| Error::unsent(e.to_string()))?;
     Ok(Worker { handle, done })
 }
 
@@ -593,6 +631,17 @@ mod sigpipe {
     pub(super) fn prepare(_fd: i32) -> io::Result<()> {
         Ok(())
     }
+
+    /// Whether `SIGPIPE` is ignored process-wide now (then a failed write
+    /// raises no signal: Linux discards an ignored signal that is not blocked).
+    pub(super) fn ignored() -> bool {
+        let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: queries the disposition only (no new action); `old` is writable.
+        unsafe {
+            libc::sigaction(libc::SIGPIPE, std::ptr::null(), old.as_mut_ptr()) == 0
+                && old.assume_init().sa_sigaction == libc::SIG_IGN
+        }
+    }
 }
 
 #[cfg(target_vendor = "apple")]
@@ -608,6 +657,11 @@ mod sigpipe {
         }
 
         pub(super) fn consume(&self) {}
+    }
+
+    /// The pipe never raises `SIGPIPE`: nothing to guard.
+    pub(super) fn ignored() -> bool {
+        true
     }
 
     /// Makes writes to `fd` fail with `EPIPE` instead of raising `SIGPIPE`.

@@ -2,14 +2,15 @@
 //! `core_http.rs` (each runs them over its own transport).
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcpstore::session::SessionEvent;
 use mcpstore::{CallOptions, Error, Session, TimeoutPhase, TransportConfig};
 use serde_json::{Value, json};
 
-use super::{DemoHttp, TempDir, connect, connect_with, demo_http, demo_stdio, eventually};
+use super::{
+    DemoHttp, HANDSHAKE_ERA, LOAD_MARGIN, STATELESS_ERA, TempDir, connect, connect_pinned, demo_http,
+    demo_stdio, eventually, is_stateless, try_connect,
+};
 
 /// The transport a check runs over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +48,7 @@ impl Demo {
     }
 
     pub fn config(&self) -> mcpstore::ServiceConfig {
-        mcpstore::ServiceConfig { transport: self.transport.clone(), pool: None, retry_non_idempotent: false }
+        mcpstore::ServiceConfig::new(self.transport.clone())
     }
 }
 
@@ -55,7 +56,7 @@ pub const CALL: Duration = Duration::from_secs(20);
 
 /// Calls a tool on a session with the default test timeout.
 pub fn call(s: &Session, tool: &str, args: Value) -> mcpstore::Result<mcpstore::ToolResult> {
-    s.call_tool(tool, &args, CALL, None)
+    s.call_tool(tool, args, &CallOptions { timeout: Some(CALL), ..Default::default() })
 }
 
 pub fn call_ok(s: &Session, tool: &str, args: Value) -> mcpstore::ToolResult {
@@ -65,7 +66,7 @@ pub fn call_ok(s: &Session, tool: &str, args: Value) -> mcpstore::ToolResult {
 }
 
 /// The demo server's tools, in `tools/list` order.
-pub const DEMO_TOOLS: [&str; 15] = [
+pub const DEMO_TOOLS: [&str; 25] = [
     "echo",
     "add",
     "read_file",
@@ -81,15 +82,33 @@ pub const DEMO_TOOLS: [&str; 15] = [
     "log",
     "add_tool",
     "notify_list_changed",
+    "env",
+    "env_names",
+    "cwd",
+    "headers",
+    "write_note",
+    "ask_model",
+    "ask_user",
+    "list_roots",
+    "notify_later",
+    "drop_listen_streams",
 ];
 
+/// The start of a session in each era: `auto` finds the stateless era
+/// (`server/discover`), a pinned 2025-11-25 does the `initialize` handshake;
+/// both describe the same server.
 pub fn handshake(target: Target) {
     let demo = Demo::start(target, &[]);
-    let s = demo.connect();
+    let auto = demo.connect();
+    assert_eq!(auto.server_info().expect("server info").protocol_version, STATELESS_ERA);
+    assert_eq!(auto.server_info().unwrap().server_info.name, "mcpstore-demo-server");
+    auto.ping(CALL).expect("server/discover as the health check");
+    auto.close();
+    let s = connect_pinned(&demo.transport, HANDSHAKE_ERA);
     let info = s.server_info().expect("server info after connect");
     assert_eq!(info.server_info.name, "mcpstore-demo-server");
     assert_eq!(info.server_info.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(info.protocol_version, "2025-11-25");
+    assert_eq!(info.protocol_version, HANDSHAKE_ERA);
     assert!(info.tools_list_changed(), "{:?}", info.capabilities);
     assert!(info.instructions.as_deref().unwrap_or("").contains("demo server"));
     assert!(s.is_alive());
@@ -156,8 +175,9 @@ pub fn every_tool(target: Target) {
     assert_eq!(call_ok(&s, "add_tool", json!({"name": "extra_one"})).text(), "added tool extra_one");
     assert_eq!(call_ok(&s, "extra_one", json!({"message": "via extra"})).text(), "via extra");
     assert_eq!(call_ok(&s, "notify_list_changed", json!({})).text(), "notified");
-    if target == Target::HttpJson {
-        // No stream to carry the server's request: the demo says so as a tool error.
+    if target == Target::HttpJson || is_stateless(&s) {
+        // No stream to carry the server's request, or (2026-07-28) no server
+        // requests at all: the demo says so as a tool error.
         assert!(call(&s, "ping_client", json!({})).unwrap().is_error);
     } else {
         assert_eq!(call_ok(&s, "ping_client", json!({})).text(), "pong");
@@ -168,7 +188,7 @@ pub fn every_tool(target: Target) {
 
 pub fn mixed_content_on(s: &Session) {
     let r = call_ok(s, "mixed_content", json!({}));
-    let expected = json!({
+    let mut expected = json!({
         "content": [
             {"type": "text", "text": "plain text"},
             {"type": "image", "data": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=",
@@ -183,6 +203,10 @@ pub fn mixed_content_on(s: &Session) {
         "structuredContent": {"kinds": ["text", "image", "audio", "resource_link", "resource"], "count": 5},
         "_meta": {"demo": true},
     });
+    if is_stateless(s) {
+        // A 2026-07-28 result says its kind; the library keeps the field.
+        expected["resultType"] = json!("complete");
+    }
     assert_eq!(r.to_value(), expected);
     assert_eq!(serde_json::from_str::<Value>(&r.to_json()).unwrap(), expected);
     assert_eq!(r.content.len(), 5);
@@ -233,7 +257,7 @@ pub fn rpc_errors(target: Target) {
         }
         other => panic!("expected an Rpc error, got {other:?}"),
     }
-    match s.request::<Value>("no/such/method", None, CALL, None) {
+    match s.request_json("no/such/method", None, &CallOptions { timeout: Some(CALL), ..Default::default() }) {
         Err(Error::Rpc { code, message, .. }) => {
             assert_eq!(code, -32601);
             assert!(message.contains("no/such/method"), "{message}");
@@ -270,17 +294,20 @@ pub fn concurrent_calls(target: Target) {
     }
 }
 
-/// A response timeout fires within its bound and the session stays usable.
+/// A response timeout fires at its limit (not early, and within the limit plus
+/// a margin for a loaded machine) and the session stays usable.
 pub fn timeout_keeps_session(target: Target) {
     let demo = Demo::start(target, &[]);
     let s = demo.connect();
     let limit = Duration::from_millis(300);
     let started = Instant::now();
-    let err = s.call_tool("sleep", &json!({"ms": 5000}), limit, None).unwrap_err();
+    let err = s
+        .call_tool("sleep", json!({"ms": 5000}), &CallOptions { timeout: Some(limit), ..Default::default() })
+        .unwrap_err();
     let took = started.elapsed();
     assert!(matches!(err, Error::Timeout { phase: TimeoutPhase::Response, .. }), "{err:?}");
     assert!(took >= limit, "timed out early: {took:?}");
-    assert!(took < limit * 3, "timeout fired late: {took:?}");
+    assert!(took < limit + LOAD_MARGIN, "timeout fired late: {took:?}");
     assert!(s.is_alive());
     assert_eq!(call_ok(&s, "echo", json!({"message": "after"})).text(), "after");
     // The client told the server it gave up (notifications/cancelled).
@@ -296,11 +323,10 @@ pub fn crash_mid_call(target: Target) {
     let s = demo.connect();
     call_ok(&s, "echo", json!({"message": "1"}));
     call_ok(&s, "echo", json!({"message": "2"}));
-    let started = Instant::now();
+    // Noticed at the crash, not at the call's timeout (that would be Error::Timeout).
     let err = call(&s, "echo", json!({"message": "3"})).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10), "crash took too long to notice");
     assert!(matches!(err, Error::Closed { .. } | Error::Transport { .. }), "{err:?}");
-    assert!(err.may_have_executed(), "the request was sent: {err:?}");
+    assert!(err.may_have_run(), "the request was sent: {err:?}");
     if target == Target::Stdio {
         assert!(!s.is_alive());
         let msg = err.to_string();
@@ -311,16 +337,25 @@ pub fn crash_mid_call(target: Target) {
     assert!(matches!(err, Error::Closed { .. } | Error::Transport { .. }), "{err:?}");
 }
 
-/// `--garbage-after 1`: the second reply is garbage: a protocol error quoting it.
+/// `--garbage-after 1`: the second reply is garbage. Over HTTP that body was
+/// the answer: a protocol error quoting it. Over stdio a stray line is
+/// skipped (the session lives on): the call times out, saying what the server
+/// wrote instead of its reply.
 pub fn garbage_reply(target: Target) {
     let demo = Demo::start(target, &["--garbage-after", "1"]);
     let s = demo.connect();
     call_ok(&s, "echo", json!({"message": "fine"}));
-    match call(&s, "echo", json!({"message": "garbled"})) {
-        Err(Error::Protocol(msg)) => {
+    let quick = CallOptions { timeout: Some(Duration::from_secs(2)), ..Default::default() };
+    match (target, s.call_tool("echo", json!({"message": "garbled"}), &quick)) {
+        (Target::Stdio, Err(Error::Timeout { detail: Some(d), .. })) => {
+            assert!(d.contains("this is not json <<garbage>>"), "{d}");
+            assert!(s.is_alive(), "one stray line does not end the session");
+            assert_eq!(call_ok(&s, "echo", json!({"message": "after"})).text(), "after");
+        }
+        (Target::HttpSse | Target::HttpJson, Err(Error::Protocol(msg))) => {
             assert!(msg.contains("this is not json <<garbage>>"), "{msg}")
         }
-        other => panic!("expected a protocol error, got {other:?}"),
+        (_, other) => panic!("{target:?}: unexpected {other:?}"),
     }
 }
 
@@ -332,33 +367,20 @@ pub fn protocol_versions(target: Target) {
     assert_eq!(call_ok(&s, "echo", json!({"message": "old"})).text(), "old");
 
     let demo = Demo::start(target, &["--protocol-version", "1999-01-01"]);
-    match connect_with(&demo.transport, None) {
+    match try_connect(&demo.transport) {
         Err(Error::UnsupportedVersion(v)) => assert_eq!(v, "1999-01-01"),
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     }
 }
 
-/// The server pings the client during a call; the client answers.
+/// The server pings the client during a call; the client answers (2025-11-25:
+/// a 2026-07-28 server sends no requests).
 pub fn server_ping(target: Target) {
     let demo = Demo::start(target, &[]);
-    let s = demo.connect();
+    let s = connect_pinned(&demo.transport, HANDSHAKE_ERA);
     for _ in 0..3 {
         assert_eq!(call_ok(&s, "ping_client", json!({})).text(), "pong");
     }
-}
-
-/// `notifications/tools/list_changed` reaches the session's event handler.
-pub fn list_changed_event(target: Target) {
-    let demo = Demo::start(target, &[]);
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let handler: mcpstore::session::EventHandler = Arc::new(move |e: &SessionEvent| {
-        if matches!(e, SessionEvent::ToolsListChanged) {
-            let _ = tx.send(());
-        }
-    });
-    let s = connect_with(&demo.transport, Some(handler)).expect("connect");
-    call_ok(&s, "notify_list_changed", json!({}));
-    rx.recv_timeout(Duration::from_secs(5)).expect("ToolsListChanged event within 5 s");
 }
 
 /// Through a store: `add_tool` makes the server announce a new tool, and the
@@ -378,7 +400,7 @@ pub fn store_sees_new_tool(target: Target) {
     let listed: HashSet<String> =
         store.list_tools(Some("demo")).unwrap().into_iter().map(|(_, t)| t.name.clone()).collect();
     assert!(listed.contains(&name));
-    assert_eq!(listed.len(), 16);
+    assert_eq!(listed.len(), DEMO_TOOLS.len() + 1);
 }
 
 /// Through a store: the mixed result is kept whole.
@@ -386,11 +408,7 @@ pub fn store_mixed_content(target: Target) {
     let demo = Demo::start(target, &[]);
     let store = super::store_with("demo", demo.config());
     let r = store
-        .call_tool_with(
-            "mixed_content",
-            &json!({}),
-            &CallOptions { bypass_cache: true, ..Default::default() },
-        )
+        .call_tool_with("mixed_content", json!({}), &CallOptions { bypass_cache: true, ..Default::default() })
         .unwrap();
     let direct = demo.connect();
     assert_eq!(*r, call_ok(&direct, "mixed_content", json!({})));

@@ -5,31 +5,55 @@
 #![allow(dead_code)]
 
 pub mod core;
+pub mod isolated;
+pub mod raw_mcp;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mcpstore::session::{EventHandler, Session, SessionOptions};
 use mcpstore::{PoolConfig, ServiceConfig, TransportConfig};
+use mcpstore::{Session, SessionOptions};
 use parking_lot::Mutex;
+
+/// What a clock bound may add to the limit it checks: a timeout that fires
+/// must return within its limit plus this, even on a loaded 2-core machine.
+/// Bounds are kept only where the bound is the behaviour (a timeout, a
+/// bounded shutdown); everything else asserts the state or order promised.
+pub const LOAD_MARGIN: Duration = Duration::from_millis(1500);
 
 /// How long any server gets to print its ready line.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The demo server binary built with these tests.
-pub fn demo_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_mcpstore-demo-server")
+/// A binary of the workspace (`mcpstore-demo-server`, `mcpstore`), built
+/// beside this test by `cargo test` at the workspace root.
+pub fn workspace_bin(name: &str) -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{name} is not built at {}: run `cargo test` at the workspace root (or `cargo build --workspace`)",
+        bin.display()
+    );
+    bin.to_string_lossy().into_owned()
 }
 
-/// The `mcpstore` CLI binary built with these tests.
+/// The demo server binary.
+pub fn demo_bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("mcpstore-demo-server"))
+}
+
+/// The `mcpstore` CLI binary.
 pub fn cli_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_mcpstore")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("mcpstore"))
 }
 
 /// A name unique within this test process (for temp dirs, markers, tool names).
@@ -107,7 +131,8 @@ pub fn path_str(p: &Path) -> String {
 
 // ------------------------------------------------------------------ ports
 
-/// A port on 127.0.0.1 that nothing listens on right now.
+/// A port on 127.0.0.1 that nothing listens on right now (it may be taken
+/// by the time it is used: prefer `reserved_port.rs`'s `ReservedPort`, or retry).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
@@ -164,7 +189,7 @@ impl ServerProcess {
         ready_on: ReadyOn,
         matcher: impl Fn(&str) -> Option<String>,
     ) -> ServerProcess {
-        let mut cmd = Command::new(program);
+        let mut cmd = isolated::command(program);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
@@ -271,6 +296,14 @@ impl DemoHttp {
     }
 }
 
+/// `config` with the environment variable `key=value` (stdio only).
+pub fn with_env(mut config: ServiceConfig, key: &str, value: impl Into<String>) -> ServiceConfig {
+    if let TransportConfig::Stdio(stdio) = &mut config.transport {
+        stdio.env.insert(key.to_owned(), value.into());
+    }
+    config
+}
+
 /// The demo server over stdio with `args`.
 pub fn demo_stdio(args: &[&str]) -> ServiceConfig {
     ServiceConfig::stdio(demo_bin(), args.iter().map(|s| (*s).to_owned()))
@@ -315,6 +348,20 @@ pub fn fastmcp_http() -> ServerProcess {
     )
 }
 
+/// The Python SDK server over the legacy HTTP+SSE transport on `port` (0: one
+/// it picks); its stream URL (`.../sse`) is `ready`.
+pub fn python_sse_on(port: u16) -> ServerProcess {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/python_sse_server.py");
+    ServerProcess::start(
+        "Python SSE server",
+        &python(),
+        &[path_str(&script), port.to_string()],
+        &[],
+        ReadyOn::Stdout,
+        |line| line.strip_prefix("READY ").map(|u| u.trim().to_owned()),
+    )
+}
+
 // ------------------------------------------------------------------ sessions and stores
 
 /// Session options with short, test-friendly limits.
@@ -330,11 +377,36 @@ pub fn session_options() -> SessionOptions {
 
 /// Opens a session directly (no store, no pool).
 pub fn connect(transport: &TransportConfig) -> Session {
-    connect_with(transport, None).unwrap_or_else(|e| panic!("connect failed: {e}"))
+    try_connect(transport).unwrap_or_else(|e| panic!("connect failed: {e}"))
 }
 
-pub fn connect_with(transport: &TransportConfig, events: Option<EventHandler>) -> mcpstore::Result<Session> {
-    Session::connect("test", transport, None, session_options(), events)
+pub fn try_connect(transport: &TransportConfig) -> mcpstore::Result<Session> {
+    Session::connect("test", transport, session_options())
+}
+
+/// The protocol version of the handshake era, which the demo server also speaks.
+pub const HANDSHAKE_ERA: &str = "2025-11-25";
+/// The protocol version of the stateless era (what `protocol: auto` finds on the demo server).
+pub const STATELESS_ERA: &str = "2026-07-28";
+
+/// Opens a session pinned to protocol `version` (no era probe).
+pub fn connect_pinned(transport: &TransportConfig, version: &str) -> Session {
+    let options = SessionOptions {
+        protocol: mcpstore::ProtocolChoice::Version(version.to_owned()),
+        ..session_options()
+    };
+    Session::connect("test", transport, options).unwrap_or_else(|e| panic!("connect ({version}) failed: {e}"))
+}
+
+/// `config` pinned to protocol `version`.
+pub fn pinned(mut config: ServiceConfig, version: &str) -> ServiceConfig {
+    config.protocol = mcpstore::ProtocolChoice::Version(version.to_owned());
+    config
+}
+
+/// Whether a session speaks the stateless era.
+pub fn is_stateless(s: &Session) -> bool {
+    s.server_info().is_some_and(|i| i.protocol_version == STATELESS_ERA)
 }
 
 /// Pool settings with short timeouts for tests (no warm sessions kept by default).

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Tiny Python MCP server (FastMCP / MCPServer from the `mcp` package) for mcpstore's tests.
 
-Serves Streamable HTTP at http://127.0.0.1:PORT/mcp.
+Serves Streamable HTTP at http://127.0.0.1:PORT/mcp, or stdio with --stdio.
 
 Usage: $MCPSTORE_PYTHON tests/servers/fastmcp_server.py [PORT]
+       $MCPSTORE_PYTHON tests/servers/fastmcp_server.py --stdio
 
 PORT defaults to 0 (the OS picks a free port). When the server accepts
 connections it prints exactly one line to stdout (flushed):
@@ -14,6 +15,7 @@ Logs go to stderr. Tools:
     echo(message: str) -> str   returns message unchanged
     add(a: int, b: int) -> int  returns a + b
     slow(ms: int) -> str        sleeps ms milliseconds, returns "slept <ms>ms"
+and the resources, prompts and client-request tools of py_features.py.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ except ImportError:  # mcp 1.x
 HOST = "127.0.0.1"
 
 mcp = _Server("mcpstore-test-fastmcp", log_level="WARNING")
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+import py_features  # noqa: E402
+
+py_features.register(mcp)
 
 
 @mcp.tool()
@@ -85,6 +92,9 @@ async def main(port: int) -> None:
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+        if sys.argv[1:] == ["--stdio"]:
+            asyncio.run(mcp.run_stdio_async())
+        else:
+            asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
     except KeyboardInterrupt:
         pass

@@ -2,15 +2,45 @@
 //! around the demo server (a real child process or a real socket).
 #![allow(dead_code)]
 
+#[path = "../common/isolated.rs"]
+pub mod isolated;
+
 use std::time::{Duration, Instant};
 
-use mcpstore::demo::{DemoOptions, HttpServerHandle, spawn_http};
 use mcpstore::{PerformanceConfig, PoolConfig, ServiceConfig, Store};
+use mcpstore_demo_server::{DemoOptions, HttpServerHandle, spawn_http};
 use serde_json::{Value, json};
 
-/// The demo server binary built by cargo for this test run.
+/// What a clock bound may add to the limit it checks: a timeout that fires
+/// must return within its limit plus this, even on a loaded 2-core machine.
+/// Bounds are kept only where the bound is the behaviour (a timeout, a
+/// bounded shutdown); everything else asserts the state or order promised.
+pub const LOAD_MARGIN: Duration = Duration::from_millis(1500);
+
+/// A binary of the workspace (`mcpstore-demo-server`, `mcpstore`), built
+/// beside this test by `cargo test` at the workspace root.
+pub fn workspace_bin(name: &str) -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{name} is not built at {}: run `cargo test` at the workspace root (or `cargo build --workspace`)",
+        bin.display()
+    );
+    bin.to_string_lossy().into_owned()
+}
+
+/// The demo server binary.
 pub fn demo_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_mcpstore-demo-server")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("mcpstore-demo-server"))
+}
+
+/// The `mcpstore` CLI binary.
+pub fn cli_bin() -> &'static str {
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| workspace_bin("mcpstore"))
 }
 
 /// A pool config with small numbers and short timeouts for tests.
@@ -40,6 +70,11 @@ pub fn http_store(config: PerformanceConfig, opts: DemoOptions) -> (Store, HttpS
     store.add_service("web", ServiceConfig::http(server.url())).expect("add");
     wait_ready(&store);
     (store, server)
+}
+
+/// Options that cache the call's result under `key` (the cache is opt-in).
+pub fn keyed(key: &str) -> mcpstore::CallOptions {
+    mcpstore::CallOptions { cache_key: Some(key.to_owned()), ..Default::default() }
 }
 
 /// Default settings with the test pool.

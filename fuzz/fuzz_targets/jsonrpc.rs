@@ -1,0 +1,5 @@
+//! Fuzz target `jsonrpc`: see `mcpstore::fuzzing::jsonrpc`.
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| mcpstore::fuzzing::jsonrpc(data));
+}

@@ -1,0 +1,5 @@
+//! Fuzz target `sse`: see `mcpstore::fuzzing::sse`.
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| mcpstore::fuzzing::sse(data));
+}

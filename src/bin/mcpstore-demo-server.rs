@@ -1,7 +1,0 @@
-//! The mcpstore demo MCP server (stdio, or Streamable HTTP with `--http`).
-
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    mcpstore::demo::main_with_args(std::env::args().skip(1).collect())
-}
