@@ -28,6 +28,14 @@ void check_record(int ok, const char *file, int line, const char *what) {
     pthread_mutex_unlock(&g_lock);
 }
 
+void check_contains_at(const char *haystack, const char *needle, const char *file, int line, const char *what) {
+    int ok = haystack != NULL && strstr(haystack, needle) != NULL;
+    check_record(ok, file, line, what);
+    if (!ok) {
+        fprintf(stderr, "    the text: %s\n", haystack != NULL ? haystack : "(null)");
+    }
+}
+
 void check_status_at(mcps_status got, mcps_status want, const mcps_error *err, const char *file,
                      int line, const char *what) {
     if (got == want) {

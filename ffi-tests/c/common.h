@@ -24,9 +24,11 @@ void check_status_at(mcps_status got, mcps_status want, const mcps_error *err, c
     check_status_at((expr), (want), (err), __FILE__, __LINE__, #expr)
 
 /* Checks that `haystack` (may be NULL) contains `needle`. */
-#define CHECK_CONTAINS(haystack, needle)                                                    \
-    check_record(((haystack) != NULL && strstr((haystack), (needle)) != NULL) ? 1 : 0,      \
-                 __FILE__, __LINE__, #haystack " contains " #needle)
+#define CHECK_CONTAINS(haystack, needle) \
+    check_contains_at((haystack), (needle), __FILE__, __LINE__, #haystack " contains " #needle)
+
+/* Records whether `haystack` contains `needle`; a failure prints the haystack. */
+void check_contains_at(const char *haystack, const char *needle, const char *file, int line, const char *what);
 
 /* Frees *err and sets it to NULL. */
 void clear_error(mcps_error **err);

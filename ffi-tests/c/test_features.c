@@ -388,11 +388,12 @@ static void test_sampling(mcps_store *s) {
     int is_error;
 
     atomic_store(&g_sampler.mode, SAMPLE_NOW);
+    atomic_store(&g_sampler.answer_status, -1);
     char *text = call_text(s, "trigger-sampling-request", args, &st, &is_error);
     CHECK(st == MCPS_OK && !is_error);
     CHECK_CONTAINS(text, "model-a says 4");
     free(text);
-    CHECK(atomic_load(&g_sampler.answer_status) == MCPS_OK);
+    CHECK(sampler_status() == MCPS_OK);
     pthread_mutex_lock(&g_sampler.lock);
     CHECK(strcmp(g_sampler.service, "everything") == 0);
     CHECK_CONTAINS(g_sampler.request, "what is 2+2?");
@@ -538,16 +539,28 @@ static void test_replace_while_running(mcps_store *s) {
     CHECK_STATUS(mcps_store_set_sampling_handler(s, NULL, on_sampling, &g_sampler, true, &err), MCPS_OK, err);
 }
 
+/* Like sampler_status: the elicitor's mcps_reply_* status, once it stored it. */
+static int elicitor_answered(void *arg) {
+    (void)arg;
+    return atomic_load(&g_elicitor.answer_status) != -1;
+}
+
+static int elicitor_status(void) {
+    wait_until(elicitor_answered, NULL, 10000);
+    return atomic_load(&g_elicitor.answer_status);
+}
+
 static void test_elicitation(mcps_store *s) {
     mcps_status st;
     int is_error;
+    atomic_store(&g_elicitor.answer_status, -1);
     g_elicitor.answer = "{\"action\": \"accept\", \"content\": {\"name\": \"Ada Lovelace\"}}";
     char *text = call_text(s, "trigger-elicitation-request", NULL, &st, &is_error);
     CHECK(st == MCPS_OK && !is_error);
     CHECK_CONTAINS(text, "Ada Lovelace");
     CHECK_CONTAINS(text, "It was a dark and stormy night."); /* a default the library filled in */
     free(text);
-    CHECK(atomic_load(&g_elicitor.answer_status) == MCPS_OK);
+    CHECK(elicitor_status() == MCPS_OK);
     pthread_mutex_lock(&g_elicitor.lock);
     CHECK_CONTAINS(g_elicitor.request, "\"mode\":\"form\"");
     CHECK_CONTAINS(g_elicitor.request, "\"requestedSchema\":");
@@ -566,10 +579,11 @@ static void test_elicitation(mcps_store *s) {
     CHECK_CONTAINS(text, "declined");
     free(text);
     g_elicitor.answer = "[not an answer";
+    atomic_store(&g_elicitor.answer_status, -1);
     text = call_text(s, "trigger-elicitation-request", NULL, &st, &is_error);
     CHECK(st == MCPS_ERR_RPC || (st == MCPS_OK && is_error));
     free(text);
-    CHECK(atomic_load(&g_elicitor.answer_status) == MCPS_ERR_INVALID_ARGUMENT);
+    CHECK(elicitor_status() == MCPS_ERR_INVALID_ARGUMENT);
 
     /* The built-in handler: `name` is required and has no default, so it declines. */
     mcps_error *err = NULL;
