@@ -22,7 +22,7 @@ use ureq::http::{HeaderName, HeaderValue, Response, StatusCode};
 
 use super::auth_hook::{AuthHook, send_authorized};
 use super::http_conn::{CallScope, InterruptibleConnector, ReadCap, take_connecting};
-use super::http_net::CachingResolver;
+use super::http_net::{CachingResolver, QuickAck};
 use super::sse::SseReader;
 use super::{Inbound, Outcome, OutgoingRequest, Transport};
 use crate::config::{HttpConfig, PoolConfig, validate_header};
@@ -305,6 +305,9 @@ impl HttpCore {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<Outcome> {
+        // Every further read waits for the server's next write: acknowledge at once,
+        // or a server with Nagle's algorithm on holds that write for our delayed ACK.
+        let _quick = QuickAck::enter();
         let mut stream =
             SseReader::new(BufReader::new(response.into_body().into_reader()), self.max_message_bytes);
         let mut resumes = 0;

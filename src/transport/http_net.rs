@@ -19,6 +19,13 @@
 //!   wait much shorter than the socket's timeout is a `poll` instead of
 //!   changing it; writes use `MSG_NOSIGNAL`; the pool's liveness probe is one
 //!   `MSG_PEEK | MSG_DONTWAIT` receive.
+//! * [`QuickAck`]: while a thread reads an event stream past what has
+//!   arrived, each wait first acknowledges what was received (`TCP_QUICKACK`).
+//!   A server with Nagle's algorithm on holds its next small write (the rest
+//!   of the stream, often just the end of its chunked body) until the client
+//!   acknowledges the last one, and a delayed acknowledgement takes up to
+//!   40 ms: per call, for a client that reads each reply to its end to reuse
+//!   the connection.
 
 use std::collections::HashMap;
 use std::io;
@@ -35,6 +42,30 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, ShutdownHandle, Transport,
 };
+
+thread_local! {
+    /// While set, this thread's waits for input acknowledge at once (see [`QuickAck`]).
+    static QUICK_ACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Reads on the current thread's sockets acknowledge received data at once
+/// (`TCP_QUICKACK` before each wait) until dropped. Costs one `setsockopt`
+/// per wait, so it covers only reads that wait for a server's next write.
+pub(crate) struct QuickAck;
+
+impl QuickAck {
+    /// Starts acknowledging at once.
+    pub(crate) fn enter() -> QuickAck {
+        QUICK_ACK.with(|q| q.set(true));
+        QuickAck
+    }
+}
+
+impl Drop for QuickAck {
+    fn drop(&mut self) {
+        QUICK_ACK.with(|q| q.set(false));
+    }
+}
 
 /// How long a looked-up name is used before it is looked up again (in the background).
 pub(crate) const NAME_TTL: Duration = Duration::from_secs(60);
@@ -399,6 +430,20 @@ impl Transport for SocketTransport {
         let timeout = timeout.for_read();
         if timeout.after.is_zero() {
             return Err(ureq::Error::Timeout(timeout.reason));
+        }
+        if QUICK_ACK.with(std::cell::Cell::get) {
+            let on: libc::c_int = 1;
+            // SAFETY: a valid socket and a live c_int of the size given; a failure only
+            // leaves the acknowledgement delayed, so its result is not needed.
+            unsafe {
+                libc::setsockopt(
+                    self.fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_QUICKACK,
+                    (&raw const on).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
         }
         let input = self.buffers.input_append_buf();
         let n = wait_and(&self.stream, &mut self.read_timeout, Way::Read, timeout, |fd, flags| {
