@@ -161,6 +161,9 @@ struct Kind<'a> {
 
 /// Reads a result's `resultType` (one pass over the raw result; the body is parsed later).
 pub(crate) fn result_kind(raw: &RawValue) -> Result<ResultKind, String> {
+    if plainly_complete(raw.get()) {
+        return Ok(ResultKind::Complete);
+    }
     let kind: Kind<'_> = serde_json::from_str(raw.get()).map_err(|e| format!("invalid result: {e}"))?;
     Ok(match kind.result_type.as_deref() {
         None | Some("complete") => ResultKind::Complete,
@@ -172,10 +175,30 @@ pub(crate) fn result_kind(raw: &RawValue) -> Result<ResultKind, String> {
     })
 }
 
+/// Whether a result (valid JSON) is an object that cannot name a `resultType`:
+/// the key appears nowhere in its text, not even spelled with `\u` escapes.
+/// Most results are; they are spared a pass of the parser over the whole body.
+fn plainly_complete(text: &str) -> bool {
+    text.trim_start().starts_with('{') && !text.contains("resultType") && !text.contains("\\u")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_shortcut_never_hides_a_result_type() {
+        assert!(plainly_complete(r#"{"content":[{"type":"text","text":"hi"}]}"#));
+        assert!(!plainly_complete(r#"{"resultType":"task","taskId":"t"}"#));
+        assert!(!plainly_complete(r#"{"content":[],"result\u0054ype":"task"}"#), "an escaped key");
+        assert!(!plainly_complete("[1]"), "not an object: the parser says why");
+        let escaped = RawValue::from_string(r#"{"result\u0054ype":"task","taskId":"t"}"#.to_owned()).unwrap();
+        assert!(matches!(result_kind(&escaped).unwrap(), ResultKind::Task));
+        let mentioned = raw(json!({"content": [{"type": "text", "text": "no resultType here"}]}));
+        assert!(matches!(result_kind(&mentioned).unwrap(), ResultKind::Complete));
+        assert!(result_kind(&RawValue::from_string("[1]".to_owned()).unwrap()).is_err());
+    }
 
     fn raw(v: Value) -> Box<RawValue> {
         RawValue::from_string(v.to_string()).unwrap()

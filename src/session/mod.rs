@@ -463,13 +463,13 @@ impl Session {
             headers: call.headers,
             task: call.task,
         };
-        let raw = self.exchange(&exchange, sizes);
+        let outcome = self.exchange_tool(&exchange, sizes);
         if let Some(t) = token {
             self.inner.router.progress.lock().remove(&Value::String(t).to_string());
         }
-        let raw = raw?;
+        let (result, raw) = outcome?;
         sizes.received = raw.get().len();
-        parse_tool_result(&raw).map(|result| (result, raw))
+        Ok((result, raw))
     }
 
     /// Takes the reply of a pipelined `tools/call` to its final result (in
@@ -483,20 +483,24 @@ impl Session {
         raw: Box<RawValue>,
         deadline: std::time::Instant,
     ) -> Result<(ToolResult, Box<RawValue>, bool)> {
-        let mut sizes = MessageSizes::default();
-        let raw = if self.is_modern() {
-            let params = request::encode_params(Some(&CallParams { name, arguments }))?;
-            let timeout = deadline.saturating_duration_since(std::time::Instant::now());
-            let exchange = Exchange {
-                name: Some(name),
-                ..Exchange::plain(methods::TOOLS_CALL, params.as_deref(), timeout, None)
-            };
-            self.finish(&exchange, raw, deadline, &mut sizes)?
-        } else {
-            raw
+        if !self.is_modern() {
+            return parse_tool_result(&raw).map(|result| (result, raw, false));
+        }
+        if let Ok(result) = parse_tool_result(&raw)
+            && request::says_complete(&result)
+        {
+            return Ok((result, raw, false));
+        }
+        // More rounds or a task: the request's bytes are needed again.
+        let params = request::encode_params(Some(&CallParams { name, arguments }))?;
+        let timeout = deadline.saturating_duration_since(std::time::Instant::now());
+        let exchange = Exchange {
+            name: Some(name),
+            ..Exchange::plain(methods::TOOLS_CALL, params.as_deref(), timeout, None)
         };
-        let interactive = sizes.input_rounds > 0 || sizes.task;
-        parse_tool_result(&raw).map(|r| (r, raw, interactive))
+        let mut sizes = MessageSizes::default();
+        let (result, raw) = self.finish_tool(&exchange, raw, deadline, &mut sizes)?;
+        Ok((result, raw, sizes.input_rounds > 0 || sizes.task))
     }
 }
 

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde::Serialize;
-use serde_json::json;
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
 use super::reply::{Reply, reply_channels};
-use super::{MessageSizes, Session};
+use super::{MessageSizes, Session, parse_tool_result};
 use crate::cancel::{CancelGuard, CancelToken};
 use crate::error::{Error, Result, TimeoutPhase};
-use crate::protocol::messages::methods;
+use crate::protocol::messages::{ToolResult, methods};
 use crate::protocol::modern::{self, ResultKind};
 use crate::transport::{Interrupt, OutgoingRequest};
 use crate::util::deadline_after;
@@ -66,6 +66,15 @@ pub(crate) fn encode_params<P: Serialize + ?Sized>(params: Option<&P>) -> Result
         .transpose()
 }
 
+/// Whether a parsed `tools/call` result is a final one: no `resultType`, or `"complete"`.
+pub(super) fn says_complete(result: &ToolResult) -> bool {
+    match result.extra.get("resultType") {
+        None => true,
+        Some(Value::String(kind)) => kind == "complete",
+        Some(_) => false,
+    }
+}
+
 impl Session {
     /// Sends a request and waits for its raw result.
     pub(crate) fn request<P: Serialize + ?Sized>(
@@ -87,6 +96,39 @@ impl Session {
         let deadline = deadline_after(x.timeout);
         let raw = self.round(x, "", deadline, sizes)?;
         self.finish(x, raw, deadline, sizes)
+    }
+
+    /// [`Session::exchange`] for `tools/call`, with the result parsed.
+    pub(crate) fn exchange_tool(
+        &self,
+        x: &Exchange<'_>,
+        sizes: &mut MessageSizes,
+    ) -> Result<(ToolResult, Box<RawValue>)> {
+        let deadline = deadline_after(x.timeout);
+        let raw = self.round(x, "", deadline, sizes)?;
+        self.finish_tool(x, raw, deadline, sizes)
+    }
+
+    /// [`Session::finish`] for `tools/call`, parsing the result once: a
+    /// complete result (the usual case) names its `resultType` among the
+    /// fields the parse keeps, so it needs no pass of its own to read it.
+    pub(crate) fn finish_tool(
+        &self,
+        x: &Exchange<'_>,
+        raw: Box<RawValue>,
+        deadline: Instant,
+        sizes: &mut MessageSizes,
+    ) -> Result<(ToolResult, Box<RawValue>)> {
+        if self.is_modern() {
+            if let Ok(result) = parse_tool_result(&raw)
+                && says_complete(&result)
+            {
+                return Ok((result, raw));
+            }
+            let raw = self.finish(x, raw, deadline, sizes)?;
+            return parse_tool_result(&raw).map(|result| (result, raw));
+        }
+        parse_tool_result(&raw).map(|result| (result, raw))
     }
 
     /// Takes a first result to the final one (a pipelined call's reply goes
