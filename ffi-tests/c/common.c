@@ -131,6 +131,32 @@ static void *drain_stderr(void *arg) {
 }
 
 /* Reads the server's stderr until the 'listening on http://127.0.0.1:PORT/mcp' line. */
+pid_t spawn_piped(const char *path, const char *const *argv, int child_fd, int *read_end) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        fatal("pipe: %s", strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        fatal("fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        dup2(fds[1], child_fd);
+        close(fds[0]);
+        close(fds[1]);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            close(devnull);
+        }
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    *read_end = fds[0];
+    return pid;
+}
+
 static int read_port(int fd, int timeout_ms) {
     char line[1024];
     size_t len = 0;
@@ -176,28 +202,9 @@ void http_server_start(http_server *srv, const char *const *extra) {
     }
     argv[argc] = NULL;
 
-    int fds[2];
-    if (pipe(fds) != 0) {
-        fatal("pipe: %s", strerror(errno));
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        fatal("fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            close(devnull);
-        }
-        execv(path, (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    int port = read_port(fds[0], 10000);
+    int out = -1;
+    pid_t pid = spawn_piped(path, argv, 2, &out);
+    int port = read_port(out, 10000);
     if (port <= 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

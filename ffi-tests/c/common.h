@@ -97,6 +97,11 @@ int wait_until(int (*cond)(void *arg), void *arg, long timeout_ms);
 /* The number after `"key":` in `json` (the first occurrence), or -1. */
 long long json_number(const char *json, const char *key);
 
+/* Starts `path` with `argv` (NULL-terminated), stdin from /dev/null and its
+ * descriptor `child_fd` (1 or 2) on a pipe whose read end goes to *read_end;
+ * fatal on failure. */
+pid_t spawn_piped(const char *path, const char *const *argv, int child_fd, int *read_end);
+
 /* Milliseconds since an arbitrary start. */
 double now_ms(void);
 

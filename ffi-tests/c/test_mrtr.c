@@ -66,33 +66,15 @@ static void kill_running_server(void) {
 /* Starts `rmcp-interop-server --http 0` and reads `READY http://127.0.0.1:PORT/mcp` from its stdout. */
 static void rmcp_http_start(rmcp_http *srv) {
     const char *path = rmcp_server();
-    int fds[2];
-    if (pipe(fds) != 0) {
-        fatal("pipe: %s", strerror(errno));
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        fatal("fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            close(devnull);
-        }
-        execl(path, path, "--http", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
+    const char *argv[] = {path, "--http", "0", NULL};
+    int out = -1;
+    pid_t pid = spawn_piped(path, argv, 1, &out);
     char line[256];
     size_t len = 0;
     int ready = 0;
     double deadline = now_ms() + 20000;
     while (!ready && now_ms() < deadline) {
-        struct pollfd p = {fds[0], POLLIN, 0};
+        struct pollfd p = {out, POLLIN, 0};
         int left = (int)(deadline - now_ms());
         int r = poll(&p, 1, left > 0 ? left : 0);
         if (r < 0 && errno == EINTR) {
@@ -102,7 +84,7 @@ static void rmcp_http_start(rmcp_http *srv) {
             break;
         }
         char c;
-        if (read(fds[0], &c, 1) != 1) {
+        if (read(out, &c, 1) != 1) {
             break; /* the server exited */
         }
         if (c != '\n' && len + 1 < sizeof line) {
@@ -119,11 +101,11 @@ static void rmcp_http_start(rmcp_http *srv) {
     if (!ready) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        close(fds[0]);
+        close(out);
         fatal("%s --http 0 did not print its READY line within 20 s", path);
     }
     srv->pid = pid;
-    srv->stdout_fd = fds[0];
+    srv->stdout_fd = out;
     g_running = srv;
     atexit(kill_running_server);
 }

@@ -310,18 +310,7 @@ pub unsafe extern "C" fn mcps_store_list_tools(
     string_out(err, out_json, "out_json", || {
         // SAFETY: pointers are NULL or valid (contract).
         let (store, service) = unsafe { (store_arg(s)?, opt_str_arg(service, "service")?) };
-        let tools: Vec<Value> = store
-            .list_tools(service)?
-            .into_iter()
-            .map(|(service, tool)| {
-                let mut v = serde_json::to_value(&*tool).unwrap_or_else(|_| serde_json::json!({}));
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("service".to_owned(), Value::String(service));
-                }
-                v
-            })
-            .collect();
-        Ok(Value::Array(tools).to_string())
+        Ok(super::resources::listed_json(store.list_tools(service)?))
     })
 }
 
