@@ -6,11 +6,12 @@ use std::ffi::c_char;
 
 use serde_json::{Map, Value};
 
+use super::args::listed_json;
 use super::args::{arguments_arg, json_arg, opt_str_arg, str_arg, string_out};
 use super::error::Failure;
 use super::error::mcps_error;
 use super::options::{mcps_cancel, options_arg};
-use super::resources::{listed_json, to_json};
+use super::resources::to_json;
 use super::store::{mcps_store, store_arg};
 use crate::error::ErrorCode;
 use crate::protocol::CompletionRef;

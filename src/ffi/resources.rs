@@ -8,31 +8,14 @@
 use std::ffi::c_char;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::args::{opt_str_arg, str_arg, string_out, write_out};
+use super::args::{listed_json, opt_str_arg, str_arg, string_out, write_out};
 use super::boundary::{FfiResult, boundary};
 use super::error::{Failure, mcps_error};
 use super::options::{mcps_cancel, options_arg};
 use super::store::{mcps_store, store_arg};
 use super::strings::to_owned_c_string;
 use crate::error::ErrorCode;
-use crate::store::Listed;
-
-/// `(service, item)` pairs as a JSON array of the items, each with an added `"service"`.
-pub(super) fn listed_json<T: Serialize>(items: Listed<T>) -> String {
-    let items: Vec<Value> = items
-        .into_iter()
-        .map(|(service, item)| {
-            let mut v = serde_json::to_value(&*item).unwrap_or_else(|_| serde_json::json!({}));
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("service".to_owned(), Value::String(service));
-            }
-            v
-        })
-        .collect();
-    Value::Array(items).to_string()
-}
 
 /// A value as JSON text (an internal error if it cannot be encoded, which the library's types never do).
 pub(super) fn to_json<T: Serialize>(value: &T) -> FfiResult<String> {

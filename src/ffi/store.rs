@@ -310,7 +310,7 @@ pub unsafe extern "C" fn mcps_store_list_tools(
     string_out(err, out_json, "out_json", || {
         // SAFETY: pointers are NULL or valid (contract).
         let (store, service) = unsafe { (store_arg(s)?, opt_str_arg(service, "service")?) };
-        Ok(super::resources::listed_json(store.list_tools(service)?))
+        Ok(super::args::listed_json(store.list_tools(service)?))
     })
 }
 
