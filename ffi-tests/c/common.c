@@ -208,12 +208,12 @@ void http_server_start(http_server *srv, const char *const *extra) {
     if (port <= 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        close(fds[0]);
+        close(out);
         fatal("the demo HTTP server did not print its port within 10 s");
     }
     srv->pid = pid;
     srv->port = port;
-    srv->stderr_fd = fds[0];
+    srv->stderr_fd = out;
     snprintf(srv->url, sizeof srv->url, "http://127.0.0.1:%d/mcp", port);
     pthread_t *t = malloc(sizeof *t);
     if (t == NULL || pthread_create(t, NULL, drain_stderr, &srv->stderr_fd) != 0) {
