@@ -140,3 +140,27 @@ fn a_renewed_session_is_used_only_after_its_handshake() {
     assert!(server.sessions() > 2, "sessions expired and were renewed");
     assert_eq!(server.early_requests(), 0, "no request used a session before notifications/initialized");
 }
+
+/// A server that refuses new sessions with 429 and `Retry-After: 0` says when
+/// to come back: the pool tries again then, not after the doubling back-off of
+/// unexplained failures (250 ms, 0.5 s, 1 s, 2 s, 4 s: about 8 s before a sixth try).
+#[test]
+fn a_refusal_with_retry_after_sets_the_next_attempt() {
+    common::bounded(Duration::from_secs(60), || {
+        let server = RawMcp::start();
+        server.refuse_initialize(6);
+        let pool =
+            PoolConfig { min_connections: 1, max_connections: 1, max_retries: 0, ..common::test_pool() };
+        let store = Store::builder().pool(pool).build().unwrap();
+        let started = std::time::Instant::now();
+        store.add_service("busy", ServiceConfig::http(&server.url)).unwrap();
+        common::eventually(Duration::from_secs(30), "the refusals were used up", || {
+            server.refusals_left() == 0
+        });
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "six attempts took {took:?}");
+        common::eventually(Duration::from_secs(10), "a call after the refusals", || {
+            store.call_tool("busy.lookup", json!({})).is_ok()
+        });
+    });
+}

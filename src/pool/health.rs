@@ -143,7 +143,14 @@ impl ConnectionPool {
         h.last_error = Some(e.to_string());
         h.auth_failure = matches!(e, Error::Auth { .. }).then(|| e.clone());
         let exp = h.consecutive_failures.saturating_sub(1).min(16);
-        let backoff = FIRST_RECONNECT_BACKOFF.saturating_mul(1 << exp).min(MAX_RECONNECT_BACKOFF);
+        let backoff = match e {
+            // The server said when to come back (429, 503 with `Retry-After`): then, not
+            // after the doubling back-off of failures it did not explain.
+            Error::Transport { retry_after: Some(after), .. } => {
+                (*after).clamp(FIRST_RECONNECT_BACKOFF, MAX_RECONNECT_BACKOFF)
+            }
+            _ => FIRST_RECONNECT_BACKOFF.saturating_mul(1 << exp).min(MAX_RECONNECT_BACKOFF),
+        };
         h.next_attempt = Some(Instant::now() + backoff);
         log::warn!(target: "mcpstore::pool", "[{}] cannot open a session ({} in a row): {e}", self.service, h.consecutive_failures);
         drop(h);

@@ -36,6 +36,8 @@ struct State {
     sessions: HashMap<String, bool>,
     /// Requests that used a session before its `notifications/initialized`.
     early_requests: usize,
+    /// `initialize` requests still to refuse with 429 and `Retry-After: 0`.
+    refused_initializes: usize,
 }
 
 /// A running scripted server; stopped on drop.
@@ -65,6 +67,16 @@ impl RawMcp {
             }
         });
         RawMcp { url, state, stop }
+    }
+
+    /// Refuses the next `n` `initialize` requests with 429 and `Retry-After: 0`.
+    pub fn refuse_initialize(&self, n: usize) {
+        self.state.lock().refused_initializes = n;
+    }
+
+    /// `initialize` requests still to refuse.
+    pub fn refusals_left(&self) -> usize {
+        self.state.lock().refused_initializes
     }
 
     /// Queues what the next `tools/call`s do (then they run normally).
@@ -159,6 +171,10 @@ fn handle(state: &Mutex<State>, session: Option<&str>, body: &[u8]) -> (u16, Str
     let method = msg["method"].as_str().unwrap_or("").to_owned();
     let id = msg.get("id").cloned();
     let mut st = state.lock();
+    if method == "initialize" && st.refused_initializes > 0 {
+        st.refused_initializes -= 1;
+        return (429, "Retry-After: 0\r\n".into(), None);
+    }
     if method == "initialize" {
         st.next_session += 1;
         let sid = format!("s{}", st.next_session);
