@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::reply::Deliver;
 use super::request::encode_params;
 use super::{Session, SessionInner};
 use crate::error::Error;
@@ -144,7 +145,7 @@ fn run_stdio(weak: &Weak<SessionInner>) {
         };
         let (tx, rx) = crossbeam_channel::bounded(1);
         let (id, body) = encode_listen(&session, filter);
-        if session.inner.router.register(id, tx, id as usize).is_err() {
+        if session.inner.router.register(id, Deliver::Channel(tx), id as usize).is_err() {
             session.inner.subscriptions.running.store(false, Ordering::Release);
             return;
         }

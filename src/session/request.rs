@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{RecvTimeoutError, Sender};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::reply::{Reply, reply_channels};
+use super::reply::{Deliver, Reply, ReplySlot, reply_slots};
 use super::{MessageSizes, Session, parse_tool_result};
 use crate::cancel::{CancelGuard, CancelToken};
 use crate::error::{Error, Result, TimeoutPhase};
@@ -281,10 +281,10 @@ impl Session {
         // The initialize request must never be cancelled (MCP lifecycle).
         let cancellable = x.method != methods::INITIALIZE;
         let result = if routed {
-            // A pooled reply channel: creating a channel per request costs more than reusing one.
-            let channel = reply_channels().get();
+            // A pooled reply slot: creating one per request costs more than reusing one.
+            let channel = reply_slots().get();
             // Registered before the cancel token learns the id, so a cancel always finds it.
-            self.inner.router.register(id, channel.0.clone(), tag_of(id))?;
+            self.inner.router.register(id, Deliver::Slot(channel.sender()), tag_of(id))?;
             let Ok(_cancel_guard) = self.watch_cancel(x.cancel, id, None) else {
                 let owned = self.inner.router.pending.lock().remove(&id).is_some();
                 if !owned {
@@ -293,7 +293,7 @@ impl Session {
                 return Err(Error::Cancelled);
             };
             let (result, clean) = match self.inner.transport.send_request(&request) {
-                Ok(_) => self.wait(id, &channel.1, (started, deadline), timeout, cancellable),
+                Ok(_) => self.wait(id, &channel, (started, deadline), timeout, cancellable),
                 Err(e) => {
                     // Clean only if the waiter was still ours: a closing reader may have
                     // taken it and be about to send into the channel.
@@ -361,7 +361,7 @@ impl Session {
     fn wait(
         &self,
         id: i64,
-        rx: &Receiver<Reply>,
+        rx: &ReplySlot,
         (started, deadline): (Instant, Instant),
         timeout: Duration,
         cancellable: bool,
@@ -414,7 +414,7 @@ impl Session {
             let params = encode_params(Some(&super::CallParams { name, arguments }))?;
             let mut body = Vec::with_capacity(128);
             wire.encode(&mut body, id, methods::TOOLS_CALL, params.as_deref(), "", None);
-            self.inner.router.register(id, tx.clone(), *tag)?;
+            self.inner.router.register(id, Deliver::Channel(tx.clone()), *tag)?;
             bodies.push(body);
             ids.push(id);
         }

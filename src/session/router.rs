@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
-use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::reply::Reply;
+use super::reply::Deliver;
 use super::server_requests::{Responder, ServerRequests, encode_answer, not_handled};
 use super::{EventHandler, SessionEvent};
 use crate::call_options::ProgressCallback;
@@ -23,7 +22,7 @@ use crate::protocol::{Incoming, RequestId};
 use crate::transport::Inbound;
 
 pub(crate) struct Waiter {
-    tx: Sender<Reply>,
+    tx: Deliver,
     tag: usize,
 }
 
@@ -69,7 +68,7 @@ impl Router {
         }
     }
 
-    pub(super) fn register(&self, id: i64, tx: Sender<Reply>, tag: usize) -> Result<()> {
+    pub(super) fn register(&self, id: i64, tx: Deliver, tag: usize) -> Result<()> {
         if self.is_closed.load(Ordering::Acquire) {
             return Err(self.closed_error(false));
         }
@@ -85,7 +84,7 @@ impl Router {
         let waiter = self.pending.lock().remove(&id);
         match waiter {
             Some(w) => {
-                let _ = w.tx.send((w.tag, result));
+                w.tx.send((w.tag, result));
                 true
             }
             None => false,
@@ -221,7 +220,7 @@ impl Inbound for Router {
         self.is_closed.store(true, Ordering::Release);
         let waiters: Vec<(i64, Waiter)> = self.pending.lock().drain().collect();
         for (_, w) in waiters {
-            let _ = w.tx.send((w.tag, Err(error.clone())));
+            w.tx.send((w.tag, Err(error.clone())));
         }
         self.emit(SessionEvent::Closed(error));
     }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::Mutex;
+use serde_json::value::RawValue;
 
 use super::cached::CachePlan;
 use super::call::checked_arguments;
@@ -28,8 +29,9 @@ use super::retry::repeat_safe;
 use super::{StoreInner, ToolRef};
 use crate::call_options::CallOptions;
 use crate::config::TransportConfig;
-use crate::error::{Error, TimeoutPhase};
+use crate::error::{Error, Result, TimeoutPhase};
 use crate::exec::{CallResult, ToolCall, ToolOutput};
+use crate::session::Session;
 
 /// Options of one batch; `None` uses the store's `batch` settings.
 #[derive(Debug, Clone, Default)]
@@ -313,37 +315,14 @@ fn run_lane(batch: &Batch, queue: &ServiceQueue) {
         }
         let wait_until = sent.values().map(|s| s.gives_up).min().unwrap_or(batch.deadline);
         match rx.recv_deadline(wait_until) {
-            Ok((index, reply)) => {
-                let Some(Sent { job, .. }) = sent.remove(&index) else { continue };
-                let arguments = &batch.calls[index].arguments;
-                let reply = reply.and_then(|raw| {
-                    let bytes = raw.get().len();
-                    let finished =
-                        session.finish_tool_reply(&job.target.tool.name, arguments, raw, batch.deadline);
-                    finished.map(|(r, raw, interactive)| (r, raw, bytes, interactive))
-                });
-                match reply {
-                    Ok((result, raw, bytes, interactive)) => {
-                        let result = Arc::new(result);
-                        let raw = Arc::from(raw);
-                        // A result that took input rounds or a task is never cached.
-                        if let (Some(plan), false) = (&job.plan, interactive) {
-                            batch.store.cache_store(&job.target, plan, &result, &raw, bytes);
-                        }
-                        let mismatch = job.target.schema_mismatch(&result);
-                        let output = ToolOutput::fresh(result).with_raw(raw).with_schema_mismatch(mismatch);
-                        send(batch, index, Ok(output));
+            // Every reply already there is taken before the window is refilled,
+            // so that the refills go down the pipe in one write.
+            Ok(first) => {
+                for (index, reply) in std::iter::once(first).chain(rx.try_iter()) {
+                    let Some(Sent { job, .. }) = sent.remove(&index) else { continue };
+                    if let Some(job) = finish(batch, &session, job, reply) {
+                        leftovers.push(job);
                     }
-                    Err(e)
-                        if e.should_retry(repeat_safe(
-                            job.target.service.config(),
-                            &job.target.tool,
-                            &batch.calls[job.index].options,
-                        )) =>
-                    {
-                        leftovers.push(job)
-                    }
-                    Err(e) => send(batch, index, Err(e)),
                 }
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
@@ -369,6 +348,45 @@ fn run_lane(batch: &Batch, queue: &ServiceQueue) {
     for job in leftovers {
         let result = invoke(batch, &job);
         send(batch, job.index, result);
+    }
+}
+
+/// Delivers the result of a lane's reply; gives the job back when its
+/// failure makes it one to run again through the regular path.
+fn finish(batch: &Batch, session: &Session, job: Job, reply: Result<Box<RawValue>>) -> Option<Job> {
+    let index = job.index;
+    let arguments = &batch.calls[index].arguments;
+    let reply = reply.and_then(|raw| {
+        let bytes = raw.get().len();
+        let finished = session.finish_tool_reply(&job.target.tool.name, arguments, raw, batch.deadline);
+        finished.map(|(r, raw, interactive)| (r, raw, bytes, interactive))
+    });
+    match reply {
+        Ok((result, raw, bytes, interactive)) => {
+            let result = Arc::new(result);
+            let raw = Arc::from(raw);
+            // A result that took input rounds or a task is never cached.
+            if let (Some(plan), false) = (&job.plan, interactive) {
+                batch.store.cache_store(&job.target, plan, &result, &raw, bytes);
+            }
+            let mismatch = job.target.schema_mismatch(&result);
+            let output = ToolOutput::fresh(result).with_raw(raw).with_schema_mismatch(mismatch);
+            send(batch, index, Ok(output));
+            None
+        }
+        Err(e)
+            if e.should_retry(repeat_safe(
+                job.target.service.config(),
+                &job.target.tool,
+                &batch.calls[index].options,
+            )) =>
+        {
+            Some(job)
+        }
+        Err(e) => {
+            send(batch, index, Err(e));
+            None
+        }
     }
 }
 

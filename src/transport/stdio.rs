@@ -300,8 +300,10 @@ impl Transport for StdioTransport {
 
     fn send_pipelined(&self, requests: &[OutgoingRequest<'_>]) -> Result<()> {
         let timeout = requests.iter().map(|r| r.write_timeout).max().unwrap_or_default();
-        let chunks: Vec<&[u8]> = requests.iter().map(|r| r.body).collect();
-        self.pipe.write_all(&chunks, timeout)
+        // One buffer, one write: the server is woken once for all of them.
+        let mut joined = Vec::with_capacity(requests.iter().map(|r| r.body.len()).sum());
+        requests.iter().for_each(|r| joined.extend_from_slice(r.body));
+        self.pipe.write_all(&[&joined], timeout)
     }
 
     fn routes_responses(&self) -> bool {
