@@ -215,7 +215,7 @@ impl StdioTransport {
 }
 
 impl Pipe {
-    fn write_all(&self, chunks: &[&[u8]], timeout: Duration) -> Result<()> {
+    fn write_all(&self, bytes: &[u8], timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let mut guard = self.stdin.try_lock_until(deadline).ok_or(Error::Timeout {
             phase: TimeoutPhase::Write,
@@ -234,53 +234,41 @@ impl Pipe {
                 may_have_run: false,
             });
         }
-        // Held over the writes: a write to a server that has exited must fail
+        // Held over the write: a write to a server that has exited must fail
         // with EPIPE, never kill the host process with SIGPIPE.
         let sigpipe = self.guard_sigpipe.then(sigpipe::Guard::new);
-        let mut written_any = false;
-        for chunk in chunks {
-            match write_with_deadline(stdin, chunk, deadline) {
-                Ok(()) => written_any = true,
-                Err((err, partial)) => {
-                    if err.raw_os_error() == Some(libc::EPIPE)
-                        && let Some(guard) = &sigpipe
-                    {
-                        guard.consume();
-                    }
-                    let may_have_run = written_any || partial;
-                    if may_have_run {
-                        // Half a message is in the pipe: the stream cannot be trusted any more.
-                        self.open.store(false, Ordering::Release);
-                        *guard = None;
-                    }
-                    return Err(match err.kind() {
-                        // Part of the requests may be in the server's hands: say so, so that
-                        // only retry-safe calls are sent again (the stream is closed anyway).
-                        io::ErrorKind::TimedOut if may_have_run => Error::Closed {
-                            message: format!(
-                                "writing to the server timed out after {} ms",
-                                timeout.as_millis()
-                            ),
-                            may_have_run: true,
-                        },
-                        io::ErrorKind::TimedOut => {
-                            Error::Timeout { phase: TimeoutPhase::Write, after: timeout, detail: None }
-                        }
-                        io::ErrorKind::BrokenPipe => Error::Closed {
-                            message: self.exit_message("server closed its input"),
-                            may_have_run,
-                        },
-                        _ => Error::Transport {
-                            message: format!("write to server failed: {err}"),
-                            status: None,
-                            retry_after: None,
-                            may_have_run,
-                        },
-                    });
-                }
-            }
+        // `may_have_run`: part of the bytes went out before the failure.
+        let Err((err, may_have_run)) = write_with_deadline(stdin, bytes, deadline) else { return Ok(()) };
+        if err.raw_os_error() == Some(libc::EPIPE)
+            && let Some(guard) = &sigpipe
+        {
+            guard.consume();
         }
-        Ok(())
+        if may_have_run {
+            // Half a message is in the pipe: the stream cannot be trusted any more.
+            self.open.store(false, Ordering::Release);
+            *guard = None;
+        }
+        Err(match err.kind() {
+            // Part of the requests may be in the server's hands: say so, so that
+            // only retry-safe calls are sent again (the stream is closed anyway).
+            io::ErrorKind::TimedOut if may_have_run => Error::Closed {
+                message: format!("writing to the server timed out after {} ms", timeout.as_millis()),
+                may_have_run: true,
+            },
+            io::ErrorKind::TimedOut => {
+                Error::Timeout { phase: TimeoutPhase::Write, after: timeout, detail: None }
+            }
+            io::ErrorKind::BrokenPipe => {
+                Error::Closed { message: self.exit_message("server closed its input"), may_have_run }
+            }
+            _ => Error::Transport {
+                message: format!("write to server failed: {err}"),
+                status: None,
+                retry_after: None,
+                may_have_run,
+            },
+        })
     }
 
     fn exit_message(&self, what: &str) -> String {
@@ -294,7 +282,7 @@ impl Transport for StdioTransport {
     }
 
     fn send_request(&self, request: &OutgoingRequest<'_>) -> Result<Option<Outcome>> {
-        self.pipe.write_all(&[request.body], request.write_timeout)?;
+        self.pipe.write_all(request.body, request.write_timeout)?;
         Ok(None)
     }
 
@@ -303,7 +291,7 @@ impl Transport for StdioTransport {
         // One buffer, one write: the server is woken once for all of them.
         let mut joined = Vec::with_capacity(requests.iter().map(|r| r.body.len()).sum());
         requests.iter().for_each(|r| joined.extend_from_slice(r.body));
-        self.pipe.write_all(&[&joined], timeout)
+        self.pipe.write_all(&joined, timeout)
     }
 
     fn routes_responses(&self) -> bool {
@@ -311,7 +299,7 @@ impl Transport for StdioTransport {
     }
 
     fn send_message(&self, body: &[u8], timeout: Duration) -> Result<()> {
-        self.pipe.write_all(&[body], timeout)
+        self.pipe.write_all(body, timeout)
     }
 
     fn is_open(&self) -> bool {
@@ -403,7 +391,7 @@ impl Reader {
 
     fn deliver(&self, message: crate::protocol::Incoming) {
         if let Some(reply) = self.inbound.on_message(message)
-            && let Err(e) = self.pipe.write_all(&[&reply], REPLY_TIMEOUT)
+            && let Err(e) = self.pipe.write_all(&reply, REPLY_TIMEOUT)
         {
             log::warn!(target: "mcpstore::stdio", "[{}] could not answer a server request: {e}", self.pipe.service);
         }
