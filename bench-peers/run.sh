@@ -20,6 +20,9 @@
 #   CG_CALLS [2000] CG_BASE [200]   callgrind: Ir per call = (Ir(CG_CALLS) - Ir(CG_BASE)) / difference
 #   MCPSTORE_BIN, MCPSTORE_DEMO_BIN [$CARGO_TARGET_DIR or repo target/release/...]
 #   MCPSTORE_POOL [one]   one: a single session, like the other clients; default: the CLI's own pool
+#   MCPSTORE_PROTOCOL [2025-11-25]   the version mcpstore speaks: the one the peers and the
+#                         ceilings speak; auto: mcpstore's own choice (2026-07-28 where the
+#                         server offers it, whose per-request _meta costs the server more)
 set -euo pipefail
 shopt -s inherit_errexit # a failing client inside $(...) stops the run
 
@@ -38,6 +41,7 @@ MAIN_TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 MCPSTORE_BIN=${MCPSTORE_BIN:-$MAIN_TARGET/release/mcpstore}
 MCPSTORE_DEMO_BIN=${MCPSTORE_DEMO_BIN:-$MAIN_TARGET/release/mcpstore-demo-server}
 MCPSTORE_POOL=${MCPSTORE_POOL:-one}
+MCPSTORE_PROTOCOL=${MCPSTORE_PROTOCOL:-2025-11-25}
 BIN=$HERE/target/release
 ARGS='{"message":"hi"}'
 SERVER_PID=
@@ -158,7 +162,7 @@ client_cmd() {
     local how=--stdio
     [ "$2" = http ] && how=--url
     case $1 in
-        mcpstore) CMD=("$MCPSTORE_BIN" "$how" "$3" bench echo "$ARGS" --calls "$5" --concurrency "$4" --no-cache --json) ;;
+        mcpstore) CMD=("$MCPSTORE_BIN" "$how" "$3" bench echo "$ARGS" --calls "$5" --concurrency "$4" --no-cache --json --protocol "$MCPSTORE_PROTOCOL") ;;
         rmcp) CMD=("$BIN/rmcp-bench-client" "$how" "$3" --calls "$5" --concurrency "$4") ;;
         raw) CMD=("$BIN/raw-stdio-ceiling" --stdio "$3" --calls "$5" --window "$4") ;;
     esac
@@ -295,7 +299,8 @@ echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${TABLE[@]}"
 echo
 echo "$CALLS calls per row (wrk: ${WRK_SECONDS} s), $RUNS run(s) per row; $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)." \
-    "mcpstore pool: $([ "$MCPSTORE_POOL" = one ] && echo "one session" || echo "the CLI's default")." \
+    "mcpstore pool: $([ "$MCPSTORE_POOL" = one ] && echo "one session" || echo "the CLI's default");" \
+    "protocol: $MCPSTORE_PROTOCOL (the peers: 2025-11-25)." \
     "CPU: the client process only, startup excluded." \
     "Instructions: callgrind, client only, (Ir($CG_CALLS calls) - Ir($CG_BASE calls)) / $((CG_CALLS - CG_BASE)), same in-flight count." \
     "Load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."

@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::protocol::jsonrpc::{Incoming, parse_message, parse_messages};
 use crate::protocol::modern::{DiscoverResult, ResultKind, result_kind, supported_in};
 use crate::protocol::param_headers::{encode, header_values, param_headers as annotations};
+use crate::protocol::tool_result_shape::ToolResultShape;
 use crate::protocol::{
     CompleteResult, CreateMessageRequest, ElicitRequest, GetPromptResult, InitializeResult, Progress, Prompt,
     ReadResourceResult, Resource, ResourceTemplate, TaskInfo, Tool, ToolResult, template_matches,
@@ -131,7 +132,11 @@ fn exercise_result(raw: &RawValue) {
         Ok(ResultKind::Complete | ResultKind::Unknown(_)) | Err(_) => {}
     }
     let text = raw.get();
+    // The check on arrival accepts exactly what the parse on first read accepts.
+    let shape = ToolResultShape::check(text);
+    assert_eq!(shape.is_ok(), json::<ToolResult>(text).is_some(), "check and parse disagree on {text}");
     if let Some(result) = json::<ToolResult>(text) {
+        assert_eq!(shape.map(|s| s.is_error).ok(), Some(result.is_error), "isError read two ways");
         let _ = (result.text(), result.approx_size());
         // A result survives its own encoding (the cache and the C ABI hand it on as JSON).
         let again: ToolResult = serde_json::from_str(&result.to_json()).expect("a ToolResult re-encodes");

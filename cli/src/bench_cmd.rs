@@ -118,9 +118,9 @@ pub fn measure(
         BenchMode::Single => {
             let workload = spec.duration.map_or(Workload::Calls(spec.calls), Workload::Duration);
             let call = |_| {
-                store
-                    .call_tool_with(&spec.tool, spec.arguments.clone(), &options)
-                    .and_then(|r| if r.is_error { Err(Error::Internal("tool error".into())) } else { Ok(()) })
+                store.call_tool_with(&spec.tool, spec.arguments.clone(), &options).and_then(|r| {
+                    if r.tool_error() { Err(Error::Internal("tool error".into())) } else { Ok(()) }
+                })
             };
             let report = |n: usize| bar.set_position(n as u64);
             bench.run_concurrent(&name, workload, spec.concurrency, call, Some(&report))
@@ -131,7 +131,7 @@ pub fn measure(
 }
 
 fn is_failure(r: &mcpstore::CallResult) -> bool {
-    r.as_ref().map_or(true, |r| r.is_error)
+    r.as_ref().map_or(true, |r| r.tool_error())
 }
 
 /// Batches of `batch_size` calls with `concurrency` workers; latency is per call, amortized.

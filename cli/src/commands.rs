@@ -70,7 +70,7 @@ fn result_json(result: &ToolOutput) -> Value {
 pub fn call(store: &Store, tool: &str, json_args: Option<&str>) -> Result<ExitCode, Error> {
     let result = store.call_tool(tool, parse_arguments(json_args)?)?;
     println!("{}", result_json(&result));
-    Ok(if result.is_error { ExitCode::from(EXIT_TOOL_ERROR) } else { ExitCode::SUCCESS })
+    Ok(if result.tool_error() { ExitCode::from(EXIT_TOOL_ERROR) } else { ExitCode::SUCCESS })
 }
 
 /// Reads the calls of a JSONL file (`-`: stdin): one per non-empty line,
@@ -125,7 +125,7 @@ pub fn batch(store: &Store, path: &str) -> Result<ExitCode, Error> {
     }
     Ok(if results.iter().any(|r| r.is_err()) {
         ExitCode::from(EXIT_FAILURE)
-    } else if results.iter().any(|r| r.as_ref().is_ok_and(|r| r.is_error)) {
+    } else if results.iter().any(|r| r.as_ref().is_ok_and(ToolOutput::tool_error)) {
         ExitCode::from(EXIT_TOOL_ERROR)
     } else {
         ExitCode::SUCCESS

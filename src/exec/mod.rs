@@ -7,7 +7,7 @@ mod inflight;
 mod limiter;
 mod queue;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 use crate::call_options::CallOptions;
 use crate::error::{Error, Result};
 use crate::protocol::ToolResult;
+use crate::protocol::tool_result_shape::{ToolResultShape, parse_checked};
 
 pub use handle::CallHandle;
 pub use queue::{Completion, CompletionQueue};
@@ -33,10 +34,16 @@ pub type CallResult = Result<ToolOutput>;
 /// copied) and whether it came from the result cache, and how old it was.
 ///
 /// It dereferences to the [`ToolResult`], so `output.text()` and
-/// `output.is_error` read the result directly.
+/// `output.is_error` read the result directly. A result fresh from the
+/// server is kept as its bytes (checked to be a `CallToolResult` when it
+/// arrived) and parsed the first time it is read: a caller that only passes
+/// the JSON on, as the C ABI does, never builds it.
 #[derive(Debug, Clone)]
 pub struct ToolOutput {
-    result: Arc<ToolResult>,
+    /// Set at once for a result built here (the cache, tests), else on first read from `raw`.
+    result: OnceLock<Arc<ToolResult>>,
+    /// The result's `isError`, known without parsing it.
+    is_error: bool,
     /// The result's bytes as the server sent them, when known: handed to C
     /// callers as they are (no serialisation).
     raw: Option<Arc<RawValue>>,
@@ -47,21 +54,48 @@ pub struct ToolOutput {
 /// Two outputs are equal when their results are (the bytes they came in may differ in layout).
 impl PartialEq for ToolOutput {
     fn eq(&self, other: &Self) -> bool {
-        self.result == other.result
+        self.result() == other.result()
             && self.cache_age == other.cache_age
             && self.schema_mismatch == other.schema_mismatch
     }
 }
 
 impl ToolOutput {
-    /// A result that came from the server just now.
+    /// A result built in place (tests).
+    #[cfg(test)]
     pub(crate) fn fresh(result: Arc<ToolResult>) -> Self {
-        ToolOutput { result, raw: None, cache_age: None, schema_mismatch: None }
+        let is_error = result.is_error;
+        ToolOutput {
+            result: OnceLock::from(result),
+            is_error,
+            raw: None,
+            cache_age: None,
+            schema_mismatch: None,
+        }
+    }
+
+    /// A result that came from the server just now as `raw`, which passed
+    /// [`crate::protocol::tool_result_shape::ToolResultShape::check`]: parsed when first read.
+    pub(crate) fn from_server(raw: Arc<RawValue>, shape: ToolResultShape) -> Self {
+        ToolOutput {
+            result: OnceLock::new(),
+            is_error: shape.is_error,
+            raw: Some(raw),
+            cache_age: None,
+            schema_mismatch: None,
+        }
     }
 
     /// A result served from the cache, stored `age` ago.
     pub(crate) fn cached(result: Arc<ToolResult>, age: Duration) -> Self {
-        ToolOutput { result, raw: None, cache_age: Some(age), schema_mismatch: None }
+        let is_error = result.is_error;
+        ToolOutput {
+            result: OnceLock::from(result),
+            is_error,
+            raw: None,
+            cache_age: Some(age),
+            schema_mismatch: None,
+        }
     }
 
     /// Keeps the bytes the result was parsed from (the `result` member of the
@@ -76,13 +110,18 @@ impl ToolOutput {
         self.raw.as_deref().map(RawValue::get)
     }
 
+    /// The server's bytes, shared, when they were kept.
+    pub(crate) fn raw(&self) -> Option<&Arc<RawValue>> {
+        self.raw.as_ref()
+    }
+
     /// Appends the result's JSON to `out`: the server's own bytes when they
     /// were kept, else the result serialised (compact).
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
         match self.raw_json() {
             Some(raw) => out.extend_from_slice(raw.as_bytes()),
             None => {
-                if serde_json::to_writer(&mut *out, &*self.result).is_err() {
+                if serde_json::to_writer(&mut *out, &**self.result()).is_err() {
                     out.extend_from_slice(b"{}");
                 }
             }
@@ -131,14 +170,25 @@ impl ToolOutput {
         notes
     }
 
-    /// The result.
+    /// The result (parsed from the server's bytes on the first call).
     pub fn result(&self) -> &Arc<ToolResult> {
-        &self.result
+        self.result.get_or_init(|| {
+            let raw = self.raw.as_deref().map_or("{}", RawValue::get);
+            Arc::new(parse_checked(raw))
+        })
     }
 
     /// The result, without the cache information.
     pub fn into_result(self) -> Arc<ToolResult> {
-        self.result
+        self.result();
+        self.result.into_inner().unwrap_or_default()
+    }
+
+    /// Whether the tool reported an error (`isError`), without parsing the
+    /// result: the same as `output.is_error`, which parses it when it is
+    /// read first.
+    pub fn tool_error(&self) -> bool {
+        self.is_error
     }
 
     /// Whether the result came from the cache (the call never reached the server).
@@ -168,7 +218,7 @@ impl ToolOutput {
     /// it came from the cache, `"schema_mismatch": "..."` when it does not
     /// fit the tool's `outputSchema`.
     pub fn annotated_json(&self) -> Value {
-        let mut value = self.result.to_value();
+        let mut value = self.result().to_value();
         if let Value::Object(map) = &mut value {
             let notes = self.notes();
             if !notes.is_empty() {
@@ -183,7 +233,7 @@ impl std::ops::Deref for ToolOutput {
     type Target = ToolResult;
 
     fn deref(&self) -> &ToolResult {
-        &self.result
+        self.result()
     }
 }
 
@@ -327,5 +377,24 @@ mod raw_tests {
         // The server's own `_mcpstore` member is replaced, as in the parsed form.
         let own = output(r#"{"content":[],"_mcpstore":{"x":1}}"#, true);
         assert_eq!(annotated(&own), own.annotated_json());
+    }
+
+    #[test]
+    fn a_result_from_the_server_is_parsed_when_first_read() {
+        let raw = r#"{"content":[{"type":"text","text":"boom"}],"isError":true,"x":[1]}"#;
+        let shape = ToolResultShape::check(raw).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = Arc::from(RawValue::from_string(raw.to_owned()).unwrap_or_else(|e| panic!("{e}")));
+        let output = ToolOutput::from_server(bytes, shape);
+        assert!(output.tool_error());
+        assert!(output.result.get().is_none(), "not parsed before it is read");
+        let mut out = Vec::new();
+        output.write_json(&mut out);
+        assert_eq!(out, raw.as_bytes());
+        assert!(output.result.get().is_none(), "handing the bytes on parses nothing");
+        assert!(output.is_error);
+        assert_eq!(output.text(), "boom");
+        assert_eq!(output.extra["x"], serde_json::json!([1]));
+        assert_eq!(output.clone(), output);
+        assert!(output.into_result().is_error);
     }
 }

@@ -177,7 +177,7 @@ pub unsafe extern "C" fn mcps_result_text(r: *const mcps_result) -> *const c_cha
 pub unsafe extern "C" fn mcps_result_is_error(r: *const mcps_result) -> bool {
     guard(false, || {
         // SAFETY: by contract `r` is NULL or a live result.
-        unsafe { r.as_ref() }.and_then(|r| r.result.as_ref()).is_some_and(|r| r.is_error)
+        unsafe { r.as_ref() }.and_then(|r| r.result.as_ref()).is_some_and(ToolOutput::tool_error)
     })
 }
 

@@ -250,10 +250,80 @@ impl Serialize for ToolResult {
     }
 }
 
+/// Read member by member, with the rules of [`ToolResult::from_value`] (the
+/// last of duplicate members wins), but without building the outer object first.
 impl<'de> Deserialize<'de> for ToolResult {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        ToolResult::from_value(value).map_err(serde::de::Error::custom)
+        deserializer.deserialize_map(ToolResultVisitor)
+    }
+}
+
+struct ToolResultVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ToolResultVisitor {
+    type Value = ToolResult;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallToolResult must be a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ToolResult, A::Error> {
+        use serde::de::Error as _;
+        let (mut content, mut is_error, mut structured, mut meta) = (None, None, None, None);
+        let mut extra = Map::new();
+        while let Some(key) = map.next_key::<ResultKey>()? {
+            match key {
+                ResultKey::Content => content = Some(map.next_value::<Value>()?),
+                ResultKey::IsError => is_error = Some(map.next_value::<Value>()?),
+                ResultKey::Structured => structured = Some(map.next_value::<Value>()?),
+                ResultKey::Meta => meta = Some(map.next_value::<Value>()?),
+                ResultKey::Other(key) => {
+                    extra.insert(key, map.next_value::<Value>()?);
+                }
+            }
+        }
+        let content = match content {
+            Some(Value::Array(items)) => items,
+            Some(Value::Null) | None => Vec::new(),
+            Some(_) => return Err(A::Error::custom("CallToolResult.content must be an array")),
+        };
+        let is_error = match is_error {
+            Some(Value::Bool(b)) => b,
+            Some(Value::Null) | None => false,
+            Some(_) => return Err(A::Error::custom("CallToolResult.isError must be a boolean")),
+        };
+        Ok(ToolResult { content, structured_content: structured, is_error, meta, extra })
+    }
+}
+
+/// A member name of a `CallToolResult`: the known ones need no string.
+enum ResultKey {
+    Content,
+    IsError,
+    Structured,
+    Meta,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for ResultKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = ResultKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<ResultKey, E> {
+                Ok(match key {
+                    "content" => ResultKey::Content,
+                    "isError" => ResultKey::IsError,
+                    "structuredContent" => ResultKey::Structured,
+                    "_meta" => ResultKey::Meta,
+                    other => ResultKey::Other(other.to_owned()),
+                })
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod modern;
 pub(crate) mod param_headers;
 pub(crate) mod prompts;
 pub(crate) mod resources;
+pub(crate) mod tool_result_shape;
 pub(crate) mod version;
 
 pub use client_requests::{

@@ -21,6 +21,7 @@ use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::protocol::jsonrpc;
 use crate::protocol::messages::{Progress, methods};
+use crate::protocol::tool_result_shape::ToolResultShape;
 use crate::protocol::{InitializeResult, LogLevel, ToolResult, version};
 use crate::transport::HttpTransport;
 use crate::transport::legacy_sse::LegacySseTransport;
@@ -435,16 +436,17 @@ impl Session {
             headers: &[],
             task: options.task_watch(),
         };
-        self.call_tool_measured(&call, &mut MessageSizes::default()).map(|(result, _)| result)
+        self.call_tool_measured(&call, &mut MessageSizes::default())
+            .map(|(_, raw)| crate::protocol::tool_result_shape::parse_checked(raw.get()))
     }
 
-    /// Calls a tool and records the bytes sent and received; also gives the
-    /// result's bytes as the server sent them.
+    /// Calls a tool and records the bytes sent and received; gives the
+    /// result's bytes as the server sent them, checked to be a `CallToolResult`.
     pub(crate) fn call_tool_measured(
         &self,
         call: &ToolRequest<'_>,
         sizes: &mut MessageSizes,
-    ) -> Result<(ToolResult, Box<RawValue>)> {
+    ) -> Result<(ToolResultShape, Box<RawValue>)> {
         let params =
             request::encode_params(Some(&CallParams { name: call.name, arguments: call.arguments }))?;
         let progress = call.options.progress.as_ref();
@@ -467,9 +469,9 @@ impl Session {
         if let Some(t) = token {
             self.inner.router.progress.lock().remove(&Value::String(t).to_string());
         }
-        let (result, raw) = outcome?;
+        let (shape, raw) = outcome?;
         sizes.received = raw.get().len();
-        Ok((result, raw))
+        Ok((shape, raw))
     }
 
     /// Takes the reply of a pipelined `tools/call` to its final result (in
@@ -482,14 +484,14 @@ impl Session {
         arguments: &Value,
         raw: Box<RawValue>,
         deadline: std::time::Instant,
-    ) -> Result<(ToolResult, Box<RawValue>, bool)> {
+    ) -> Result<(ToolResultShape, Box<RawValue>, bool)> {
         if !self.is_modern() {
-            return parse_tool_result(&raw).map(|result| (result, raw, false));
+            return check_tool_result(&raw).map(|shape| (shape, raw, false));
         }
-        if let Ok(result) = parse_tool_result(&raw)
-            && request::says_complete(&result)
+        if let Ok(shape) = check_tool_result(&raw)
+            && shape.complete
         {
-            return Ok((result, raw, false));
+            return Ok((shape, raw, false));
         }
         // More rounds or a task: the request's bytes are needed again.
         let params = request::encode_params(Some(&CallParams { name, arguments }))?;
@@ -499,8 +501,8 @@ impl Session {
             ..Exchange::plain(methods::TOOLS_CALL, params.as_deref(), timeout, None)
         };
         let mut sizes = MessageSizes::default();
-        let (result, raw) = self.finish_tool(&exchange, raw, deadline, &mut sizes)?;
-        Ok((result, raw, sizes.input_rounds > 0 || sizes.task))
+        let (shape, raw) = self.finish_tool(&exchange, raw, deadline, &mut sizes)?;
+        Ok((shape, raw, sizes.input_rounds > 0 || sizes.task))
     }
 }
 
@@ -577,8 +579,9 @@ impl Session {
 }
 
 /// Parses the raw result of `tools/call`.
-pub(crate) fn parse_tool_result(raw: &RawValue) -> Result<ToolResult> {
-    serde_json::from_str(raw.get()).map_err(|e| Error::Protocol(format!("invalid tools/call result: {e}")))
+/// Checks that a `tools/call` result is a `CallToolResult` (see [`ToolResultShape`]).
+pub(crate) fn check_tool_result(raw: &RawValue) -> Result<ToolResultShape> {
+    ToolResultShape::check(raw.get()).map_err(|e| Error::Protocol(format!("invalid tools/call result: {e}")))
 }
 
 #[cfg(test)]

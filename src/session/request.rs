@@ -7,15 +7,16 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use serde::Serialize;
+use serde_json::json;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 
 use super::reply::{Deliver, Reply, ReplySlot, reply_slots};
-use super::{MessageSizes, Session, parse_tool_result};
+use super::{MessageSizes, Session, check_tool_result};
 use crate::cancel::{CancelGuard, CancelToken};
 use crate::error::{Error, Result, TimeoutPhase};
-use crate::protocol::messages::{ToolResult, methods};
+use crate::protocol::messages::methods;
 use crate::protocol::modern::{self, ResultKind};
+use crate::protocol::tool_result_shape::ToolResultShape;
 use crate::transport::{Interrupt, OutgoingRequest};
 use crate::util::deadline_after;
 
@@ -66,15 +67,6 @@ pub(crate) fn encode_params<P: Serialize + ?Sized>(params: Option<&P>) -> Result
         .transpose()
 }
 
-/// Whether a parsed `tools/call` result is a final one: no `resultType`, or `"complete"`.
-pub(super) fn says_complete(result: &ToolResult) -> bool {
-    match result.extra.get("resultType") {
-        None => true,
-        Some(Value::String(kind)) => kind == "complete",
-        Some(_) => false,
-    }
-}
-
 impl Session {
     /// Sends a request and waits for its raw result.
     pub(crate) fn request<P: Serialize + ?Sized>(
@@ -98,37 +90,38 @@ impl Session {
         self.finish(x, raw, deadline, sizes)
     }
 
-    /// [`Session::exchange`] for `tools/call`, with the result parsed.
+    /// [`Session::exchange`] for `tools/call`, with the result checked.
     pub(crate) fn exchange_tool(
         &self,
         x: &Exchange<'_>,
         sizes: &mut MessageSizes,
-    ) -> Result<(ToolResult, Box<RawValue>)> {
+    ) -> Result<(ToolResultShape, Box<RawValue>)> {
         let deadline = deadline_after(x.timeout);
         let raw = self.round(x, "", deadline, sizes)?;
         self.finish_tool(x, raw, deadline, sizes)
     }
 
-    /// [`Session::finish`] for `tools/call`, parsing the result once: a
-    /// complete result (the usual case) names its `resultType` among the
-    /// fields the parse keeps, so it needs no pass of its own to read it.
+    /// [`Session::finish`] for `tools/call`, reading the result once: a
+    /// complete result (the usual case) says so in the same pass that checks
+    /// it is a `CallToolResult`. The result is not built here: whoever reads
+    /// it parses it (see [`crate::exec::ToolOutput`]).
     pub(crate) fn finish_tool(
         &self,
         x: &Exchange<'_>,
         raw: Box<RawValue>,
         deadline: Instant,
         sizes: &mut MessageSizes,
-    ) -> Result<(ToolResult, Box<RawValue>)> {
+    ) -> Result<(ToolResultShape, Box<RawValue>)> {
         if self.is_modern() {
-            if let Ok(result) = parse_tool_result(&raw)
-                && says_complete(&result)
+            if let Ok(shape) = check_tool_result(&raw)
+                && shape.complete
             {
-                return Ok((result, raw));
+                return Ok((shape, raw));
             }
             let raw = self.finish(x, raw, deadline, sizes)?;
-            return parse_tool_result(&raw).map(|result| (result, raw));
+            return check_tool_result(&raw).map(|shape| (shape, raw));
         }
-        parse_tool_result(&raw).map(|result| (result, raw))
+        check_tool_result(&raw).map(|shape| (shape, raw))
     }
 
     /// Takes a first result to the final one (a pipelined call's reply goes

@@ -362,16 +362,14 @@ fn finish(batch: &Batch, session: &Session, job: Job, reply: Result<Box<RawValue
         finished.map(|(r, raw, interactive)| (r, raw, bytes, interactive))
     });
     match reply {
-        Ok((result, raw, bytes, interactive)) => {
-            let result = Arc::new(result);
-            let raw = Arc::from(raw);
+        Ok((shape, raw, bytes, interactive)) => {
+            let output = ToolOutput::from_server(Arc::from(raw), shape);
             // A result that took input rounds or a task is never cached.
             if let (Some(plan), false) = (&job.plan, interactive) {
-                batch.store.cache_store(&job.target, plan, &result, &raw, bytes);
+                batch.store.cache_store(&job.target, plan, &output, bytes);
             }
-            let mismatch = job.target.schema_mismatch(&result);
-            let output = ToolOutput::fresh(result).with_raw(raw).with_schema_mismatch(mismatch);
-            send(batch, index, Ok(output));
+            let mismatch = job.target.schema_mismatch(&output);
+            send(batch, index, Ok(output.with_schema_mismatch(mismatch)));
             None
         }
         Err(e)

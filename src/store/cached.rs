@@ -3,11 +3,9 @@
 //! a read-only tool may still return something new each time. MRTR rounds and
 //! tool errors are never cached.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::index::ToolRef;
 use super::{Store, StoreInner};
@@ -15,7 +13,6 @@ use crate::cache::ResultCache;
 use crate::call_options::CallOptions;
 use crate::error::Result;
 use crate::exec::ToolOutput;
-use crate::protocol::ToolResult;
 
 /// Where and how long one call's result is cached.
 pub(crate) struct CachePlan {
@@ -53,29 +50,23 @@ impl StoreInner {
     /// tool's `outputSchema` like a fresh one: the schema may have changed).
     pub(crate) fn cache_lookup(&self, target: &ToolRef, plan: &CachePlan) -> Option<ToolOutput> {
         self.cache.get_with_raw(&plan.key).map(|(result, raw, age)| {
-            let mismatch = target.schema_mismatch(&result);
             let output = ToolOutput::cached(result, age);
             let output = match raw {
                 Some(raw) => output.with_raw(raw),
                 None => output,
             };
+            let mismatch = target.schema_mismatch(&output);
             output.with_schema_mismatch(mismatch)
         })
     }
 
-    /// Stores a result of `bytes` encoded bytes, `raw` (never one with `isError`).
-    pub(crate) fn cache_store(
-        &self,
-        target: &ToolRef,
-        plan: &CachePlan,
-        result: &Arc<ToolResult>,
-        raw: &Arc<RawValue>,
-        bytes: usize,
-    ) {
+    /// Stores a fresh result of `bytes` encoded bytes (never one with `isError`),
+    /// parsed once here and kept with the server's bytes.
+    pub(crate) fn cache_store(&self, target: &ToolRef, plan: &CachePlan, output: &ToolOutput, bytes: usize) {
         self.cache.insert_with_raw(
             plan.key.clone(),
             (target.service.name(), &target.tool.name),
-            (result.clone(), Some(raw.clone())),
+            (output.result().clone(), output.raw().cloned()),
             bytes,
             plan.ttl,
         );

@@ -16,7 +16,7 @@ use crate::call_options::CallOptions;
 use crate::cancel::CancelToken;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::exec::ToolOutput;
-use crate::protocol::ToolResult;
+use crate::protocol::tool_result_shape::ToolResultShape;
 use crate::session::{MessageSizes, ToolRequest};
 use crate::util::deadline_after;
 
@@ -126,17 +126,17 @@ impl StoreInner {
         let mut sizes = MessageSizes::default();
         let outcome = invoke_with_retries(target, arguments, options, (deadline, timeout), &mut sizes);
         let metrics = &target.metrics;
-        metrics.record_call(started.elapsed(), outcome.as_ref().map(|(r, _)| r.is_error));
+        metrics.record_call(started.elapsed(), outcome.as_ref().map(|(shape, _)| shape.is_error));
         metrics.record_bytes(sizes.sent, sizes.received);
-        let (result, raw) = outcome?;
-        let (result, raw) = (Arc::new(result), Arc::from(raw));
+        let (shape, raw) = outcome?;
+        let output = ToolOutput::from_server(Arc::from(raw), shape);
         // A result that took input rounds (MRTR) or a task is never cached.
         let interactive = sizes.input_rounds > 0 || sizes.task;
         if let (Some(plan), false) = (plan, interactive) {
-            self.cache_store(target, plan, &result, &raw, sizes.received);
+            self.cache_store(target, plan, &output, sizes.received);
         }
-        let mismatch = target.schema_mismatch(&result);
-        Ok(ToolOutput::fresh(result).with_raw(raw).with_schema_mismatch(mismatch))
+        let mismatch = target.schema_mismatch(&output);
+        Ok(output.with_schema_mismatch(mismatch))
     }
 }
 
@@ -158,7 +158,7 @@ fn invoke_with_retries(
     options: &CallOptions,
     (deadline, timeout): (Instant, Duration),
     sizes: &mut MessageSizes,
-) -> Result<(ToolResult, Box<RawValue>)> {
+) -> Result<(ToolResultShape, Box<RawValue>)> {
     let service = &target.service;
     let pool = service.pool();
     let cfg = pool.config();

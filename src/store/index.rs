@@ -54,8 +54,9 @@ impl ToolRef {
     }
 
     /// Why `result` does not fit the tool's `outputSchema`, if it declares one and it does not.
-    pub(crate) fn schema_mismatch(&self, result: &crate::protocol::ToolResult) -> Option<String> {
-        self.output.as_ref().and_then(|check| check.mismatch(result))
+    /// (The result is parsed for it only when there is a schema to check.)
+    pub(crate) fn schema_mismatch(&self, output: &crate::exec::ToolOutput) -> Option<String> {
+        self.output.as_ref().and_then(|check| check.mismatch(output.result()))
     }
 }
 
