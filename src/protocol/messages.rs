@@ -152,23 +152,30 @@ impl ToolResult {
         let Value::Object(mut map) = value else {
             return Err("CallToolResult must be a JSON object".to_owned());
         };
-        let content = match map.remove("content") {
+        let (content, is_error) = (map.remove("content"), map.remove("isError"));
+        let (structured, meta) = (map.remove("structuredContent"), map.remove("_meta"));
+        ToolResult::from_members(content, is_error, structured, meta, map)
+    }
+
+    /// Builds a result from its members (the rules for `content` and `isError` in one place).
+    fn from_members(
+        content: Option<Value>,
+        is_error: Option<Value>,
+        structured_content: Option<Value>,
+        meta: Option<Value>,
+        extra: Map<String, Value>,
+    ) -> Result<ToolResult, String> {
+        let content = match content {
             Some(Value::Array(items)) => items,
             Some(Value::Null) | None => Vec::new(),
             Some(_) => return Err("CallToolResult.content must be an array".to_owned()),
         };
-        let is_error = match map.remove("isError") {
+        let is_error = match is_error {
             Some(Value::Bool(b)) => b,
             Some(Value::Null) | None => false,
             Some(_) => return Err("CallToolResult.isError must be a boolean".to_owned()),
         };
-        Ok(ToolResult {
-            content,
-            structured_content: map.remove("structuredContent"),
-            is_error,
-            meta: map.remove("_meta"),
-            extra: map,
-        })
+        Ok(ToolResult { content, structured_content, is_error, meta, extra })
     }
 
     /// The JSON object form of the result, as the server sent it.
@@ -282,17 +289,7 @@ impl<'de> serde::de::Visitor<'de> for ToolResultVisitor {
                 }
             }
         }
-        let content = match content {
-            Some(Value::Array(items)) => items,
-            Some(Value::Null) | None => Vec::new(),
-            Some(_) => return Err(A::Error::custom("CallToolResult.content must be an array")),
-        };
-        let is_error = match is_error {
-            Some(Value::Bool(b)) => b,
-            Some(Value::Null) | None => false,
-            Some(_) => return Err(A::Error::custom("CallToolResult.isError must be a boolean")),
-        };
-        Ok(ToolResult { content, structured_content: structured, is_error, meta, extra })
+        ToolResult::from_members(content, is_error, structured, meta, extra).map_err(A::Error::custom)
     }
 }
 

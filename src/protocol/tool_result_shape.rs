@@ -27,7 +27,8 @@ impl ToolResultShape {
     /// `Err` names what [`ToolResult::from_value`] would refuse.
     pub(crate) fn check(json: &str) -> Result<ToolResultShape, String> {
         let mut de = serde_json::Deserializer::from_str(json);
-        de.deserialize_any(ShapeVisitor).map_err(|e| e.to_string())
+        // Anything but an object is refused with `expecting`'s words.
+        de.deserialize_map(ShapeVisitor).map_err(|e| e.to_string())
     }
 }
 
@@ -67,34 +68,6 @@ impl<'de> Visitor<'de> for ShapeVisitor {
             _ => return Err(de::Error::custom(IS_ERROR_NOT_BOOL)),
         };
         Ok(ToolResultShape { is_error, complete })
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<ToolResultShape, A::Error> {
-        Err(de::Error::custom(NOT_AN_OBJECT))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<ToolResultShape, E> {
-        Err(E::custom(NOT_AN_OBJECT))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<ToolResultShape, E> {
-        Err(E::custom(NOT_AN_OBJECT))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<ToolResultShape, E> {
-        Err(E::custom(NOT_AN_OBJECT))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<ToolResultShape, E> {
-        Err(E::custom(NOT_AN_OBJECT))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<ToolResultShape, E> {
-        Err(E::custom(NOT_AN_OBJECT))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<ToolResultShape, E> {
-        Err(E::custom(NOT_AN_OBJECT))
     }
 }
 
