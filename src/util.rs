@@ -1,4 +1,5 @@
-//! Small helpers every layer uses: named threads and overflow-safe deadlines.
+//! Small helpers every layer uses: named threads, overflow-safe deadlines and
+//! maps keyed by the library's own numbers.
 
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,3 +29,9 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
+
+/// A map keyed by numbers the library mints itself (request ids, batch
+/// indexes), looked up on every call. Such keys cannot be chosen to collide,
+/// so they need no DoS-resistant hash: foldhash's (already in the tree under
+/// hashbrown) costs a fraction of std's SipHash.
+pub(crate) type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

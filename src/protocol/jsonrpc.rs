@@ -142,15 +142,46 @@ pub fn parse_message(bytes: &[u8]) -> Result<Incoming, Error> {
 
 /// Parses one message or a JSON-RPC batch (an array of messages, which
 /// servers of protocol 2025-03-26 may send).
-pub fn parse_messages(bytes: &[u8]) -> Result<Vec<Incoming>, Error> {
+pub fn parse_messages(bytes: &[u8]) -> Result<Messages, Error> {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     if start.map(|i| bytes[i]) != Some(b'[') {
-        return parse_message(bytes).map(|m| vec![m]);
+        return parse_message(bytes).map(|m| Messages::One(Some(m).into_iter()));
     }
     let items: Vec<Box<RawValue>> = serde_json::from_slice(bytes)
         .map_err(|e| Error::Protocol(format!("invalid JSON-RPC batch ({e}): {}", snippet(bytes))))?;
-    items.iter().map(|item| parse_message(item.get().as_bytes())).collect()
+    let messages: Result<Vec<Incoming>, Error> =
+        items.iter().map(|item| parse_message(item.get().as_bytes())).collect();
+    Ok(Messages::Batch(messages?.into_iter()))
 }
+
+/// The messages of one received buffer, in order. A single message, what
+/// servers send almost always, needs no allocation.
+pub enum Messages {
+    /// One message.
+    One(std::option::IntoIter<Incoming>),
+    /// The messages of a JSON-RPC batch.
+    Batch(std::vec::IntoIter<Incoming>),
+}
+
+impl Iterator for Messages {
+    type Item = Incoming;
+
+    fn next(&mut self) -> Option<Incoming> {
+        match self {
+            Messages::One(one) => one.next(),
+            Messages::Batch(many) => many.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Messages::One(one) => one.size_hint(),
+            Messages::Batch(many) => many.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Messages {}
 
 /// The first 200 characters of a received buffer, for error messages.
 pub fn snippet(bytes: &[u8]) -> String {

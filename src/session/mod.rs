@@ -27,6 +27,7 @@ use crate::transport::HttpTransport;
 use crate::transport::legacy_sse::LegacySseTransport;
 use crate::transport::stdio::StdioTransport;
 use crate::transport::{AuthHook, Inbound, ListenStatus, Transport};
+use crate::util::IdMap;
 
 mod establish;
 mod features;
@@ -203,7 +204,7 @@ impl Session {
         let new_router = || {
             Arc::new(Router {
                 service: service.to_owned(),
-                pending: Mutex::new(HashMap::new()),
+                pending: Mutex::new(IdMap::default()),
                 progress: Mutex::new(HashMap::new()),
                 closed: RwLock::new(None),
                 is_closed: AtomicBool::new(false),

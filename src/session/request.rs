@@ -400,26 +400,32 @@ impl Session {
         tx: &Sender<Reply>,
     ) -> Result<Vec<i64>> {
         let wire = self.wire();
-        let mut bodies = Vec::with_capacity(calls.len());
+        // Every body goes into one buffer, its params through one scratch
+        // buffer: no allocation per request.
+        let mut joined = Vec::with_capacity(calls.len() * 128);
+        let mut ends = Vec::with_capacity(calls.len());
+        let mut params = Vec::with_capacity(128);
         let mut ids = Vec::with_capacity(calls.len());
         for (tag, name, arguments) in calls {
             let id = self.next_id();
-            let params = encode_params(Some(&super::CallParams { name, arguments }))?;
-            let mut body = Vec::with_capacity(128);
-            wire.encode(&mut body, id, methods::TOOLS_CALL, params.as_deref(), "", None);
+            params.clear();
+            serde_json::to_writer(&mut params, &super::CallParams { name, arguments })
+                .map_err(|e| Error::InvalidArgument(format!("cannot encode params: {e}")))?;
+            wire.encode(&mut joined, id, methods::TOOLS_CALL, Some(&params), "", None);
             self.inner.router.register(id, Deliver::Channel(tx.clone()), *tag)?;
-            bodies.push(body);
+            ends.push(joined.len());
             ids.push(id);
         }
         let write_timeout = self.inner.options.write_timeout;
+        let starts = std::iter::once(0).chain(ends.iter().copied());
         let requests: Vec<OutgoingRequest<'_>> = ids
             .iter()
-            .zip(&bodies)
+            .zip(starts.zip(&ends))
             .zip(calls)
-            .map(|((id, body), (_, name, _))| OutgoingRequest {
+            .map(|((id, (start, &end)), (_, name, _))| OutgoingRequest {
                 id: *id,
                 method: methods::TOOLS_CALL,
-                body,
+                body: &joined[start..end],
                 write_timeout,
                 read_timeout: self.inner.options.read_timeout,
                 interrupt: None,

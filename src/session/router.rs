@@ -20,6 +20,7 @@ use crate::protocol::jsonrpc;
 use crate::protocol::messages::{Progress, methods};
 use crate::protocol::{Incoming, RequestId};
 use crate::transport::Inbound;
+use crate::util::IdMap;
 
 pub(crate) struct Waiter {
     tx: Deliver,
@@ -32,7 +33,7 @@ pub(crate) type SendReply = Arc<dyn Fn(Vec<u8>) + Send + Sync>;
 /// Routes what the server sends: responses by id, notifications, server requests.
 pub(crate) struct Router {
     pub(super) service: String,
-    pub(super) pending: Mutex<HashMap<i64, Waiter>>,
+    pub(super) pending: Mutex<IdMap<i64, Waiter>>,
     pub(super) closed: RwLock<Option<Error>>,
     pub(super) is_closed: AtomicBool,
     pub(super) events: Option<EventHandler>,

@@ -113,8 +113,9 @@ impl Wire {
         extra: &str,
         progress: Option<&str>,
     ) {
+        use std::io::Write as _;
         buf.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-        buf.extend_from_slice(id.to_string().as_bytes());
+        let _ = write!(buf, "{id}"); // into a Vec: cannot fail
         buf.extend_from_slice(b",\"method\":");
         serde_json::to_writer(&mut *buf, method).unwrap_or_default();
         let inner = params.and_then(object_members);
@@ -125,33 +126,33 @@ impl Wire {
             buf.extend_from_slice(params.unwrap_or(b"null"));
         } else if params.is_some() || !extra.is_empty() || has_meta {
             buf.extend_from_slice(b",\"params\":{");
+            // Written in place, a comma before every member but the first.
             let mut first = true;
-            let mut member = |buf: &mut Vec<u8>, bytes: &[u8]| {
-                if !first {
+            let mut next_member = |buf: &mut Vec<u8>| {
+                if !std::mem::take(&mut first) {
                     buf.push(b',');
                 }
-                first = false;
-                buf.extend_from_slice(bytes);
             };
             if let Some(inner) = inner.filter(|i| !i.is_empty()) {
-                member(buf, inner);
+                next_member(buf);
+                buf.extend_from_slice(inner);
             }
             if !extra.is_empty() {
-                member(buf, extra.as_bytes());
+                next_member(buf);
+                buf.extend_from_slice(extra.as_bytes());
             }
             if has_meta {
-                let mut meta = Vec::with_capacity(self.common_meta.len() + 48);
-                meta.extend_from_slice(b"\"_meta\":{");
-                meta.extend_from_slice(self.common_meta.as_bytes());
+                next_member(buf);
+                buf.extend_from_slice(b"\"_meta\":{");
+                buf.extend_from_slice(self.common_meta.as_bytes());
                 if let Some(token) = progress {
                     if !self.common_meta.is_empty() {
-                        meta.push(b',');
+                        buf.push(b',');
                     }
-                    meta.extend_from_slice(b"\"progressToken\":");
-                    serde_json::to_writer(&mut meta, token).unwrap_or_default();
+                    buf.extend_from_slice(b"\"progressToken\":");
+                    serde_json::to_writer(&mut *buf, token).unwrap_or_default();
                 }
-                meta.push(b'}');
-                member(buf, &meta);
+                buf.push(b'}');
             }
             buf.push(b'}');
         }

@@ -32,6 +32,7 @@ use crate::config::TransportConfig;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::exec::{CallResult, ToolCall, ToolOutput};
 use crate::session::Session;
+use crate::util::IdMap;
 
 /// Options of one batch; `None` uses the store's `batch` settings.
 #[derive(Debug, Clone, Default)]
@@ -53,13 +54,50 @@ struct Job {
 
 /// What every task of one batch shares (cheap to clone for the workers).
 #[derive(Clone)]
-struct Batch {
+struct Batch<'a> {
     store: Arc<StoreInner>,
-    calls: Arc<[ToolCall]>,
+    calls: Calls<'a>,
     deadline: Instant,
     timeout: Duration,
     chunk: usize,
     done: Sender<(usize, CallResult)>,
+}
+
+/// The batch's calls: borrowed from the caller while only its thread runs
+/// them, copied once into a shared list when the store's workers help.
+#[derive(Clone)]
+enum Calls<'a> {
+    Borrowed(&'a [ToolCall]),
+    Shared(Arc<[ToolCall]>),
+}
+
+impl std::ops::Deref for Calls<'_> {
+    type Target = [ToolCall];
+
+    fn deref(&self) -> &[ToolCall] {
+        match self {
+            Calls::Borrowed(calls) => calls,
+            Calls::Shared(calls) => calls,
+        }
+    }
+}
+
+impl Batch<'_> {
+    /// The same batch, owning its calls, for the store's workers.
+    fn shared(&self) -> Batch<'static> {
+        let calls = match &self.calls {
+            Calls::Borrowed(calls) => Arc::from(*calls),
+            Calls::Shared(calls) => calls.clone(),
+        };
+        Batch {
+            store: self.store.clone(),
+            calls: Calls::Shared(calls),
+            deadline: self.deadline,
+            timeout: self.timeout,
+            chunk: self.chunk,
+            done: self.done.clone(),
+        }
+    }
 }
 
 /// The pipelined calls of one stdio service, taken by its lanes as they have room.
@@ -99,7 +137,8 @@ pub(crate) fn run_batch(
     let (tx, rx) = crossbeam_channel::unbounded();
     let expected = results.iter().filter(|r| r.is_none()).count() - duplicates.len();
     let chunk = options.batch_size.unwrap_or(cfg.batch.default_batch_size).max(1);
-    let batch = Batch { store: store.clone(), calls: calls.into(), deadline, timeout, chunk, done: tx };
+    let batch =
+        Batch { store: store.clone(), calls: Calls::Borrowed(calls), deadline, timeout, chunk, done: tx };
     run_tasks(&batch, tasks);
     drop(batch);
 
@@ -164,7 +203,13 @@ fn plan(
         }
         let job = Job { index, target, plan };
         if pipelines(&job, &call.options) {
-            piped.entry(job.target.service.name().to_owned()).or_default().push(job);
+            // The service's name is copied once per batch, not once per call.
+            match piped.get_mut(job.target.service.name()) {
+                Some(jobs) => jobs.push(job),
+                None => {
+                    piped.insert(job.target.service.name().to_owned(), vec![job]);
+                }
+            }
         } else {
             others.push(job);
         }
@@ -196,7 +241,7 @@ fn lanes(jobs: Vec<Job>, workers: usize) -> Vec<Task> {
 
 /// Runs the tasks on the calling thread and the store's workers: each takes
 /// the next task not yet started until none is left.
-fn run_tasks(batch: &Batch, tasks: Vec<Task>) {
+fn run_tasks(batch: &Batch<'_>, tasks: Vec<Task>) {
     if tasks.is_empty() {
         return;
     }
@@ -206,8 +251,9 @@ fn run_tasks(batch: &Batch, tasks: Vec<Task>) {
     if helpers > 0 {
         match batch.store.executor() {
             Ok(exec) => {
+                let shared = batch.shared();
                 for _ in 0..helpers {
-                    let (tasks, next, batch) = (tasks.clone(), next.clone(), batch.clone());
+                    let (tasks, next, batch) = (tasks.clone(), next.clone(), shared.clone());
                     exec.spawn(move || take_tasks(&batch, &tasks, &next));
                 }
             }
@@ -217,7 +263,7 @@ fn run_tasks(batch: &Batch, tasks: Vec<Task>) {
     take_tasks(batch, &tasks, &next);
 }
 
-fn take_tasks(batch: &Batch, tasks: &[Task], next: &AtomicUsize) {
+fn take_tasks(batch: &Batch<'_>, tasks: &[Task], next: &AtomicUsize) {
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(task) = tasks.get(i) else { return };
@@ -233,7 +279,7 @@ fn take_tasks(batch: &Batch, tasks: &[Task], next: &AtomicUsize) {
 }
 
 /// Runs calls one at a time through the regular path (retries included).
-fn run_singles(batch: &Batch, queue: &Mutex<VecDeque<Job>>) {
+fn run_singles(batch: &Batch<'_>, queue: &Mutex<VecDeque<Job>>) {
     loop {
         let Some(job) = queue.lock().pop_front() else { return };
         let result = invoke(batch, &job);
@@ -244,7 +290,7 @@ fn run_singles(batch: &Batch, queue: &Mutex<VecDeque<Job>>) {
 }
 
 /// One call through the regular path, within what is left of the batch.
-fn invoke(batch: &Batch, job: &Job) -> CallResult {
+fn invoke(batch: &Batch<'_>, job: &Job) -> CallResult {
     if Instant::now() >= batch.deadline {
         return Err(Error::timeout(TimeoutPhase::Wait, batch.timeout));
     }
@@ -262,7 +308,7 @@ struct Sent {
 
 /// One lane: a session of the service, a window of requests in flight on it,
 /// refilled from the service's queue as replies arrive.
-fn run_lane(batch: &Batch, queue: &ServiceQueue) {
+fn run_lane(batch: &Batch<'_>, queue: &ServiceQueue) {
     let Some(first_service) = queue.jobs.lock().front().map(|j| j.target.service.clone()) else { return };
     let pool = first_service.pool();
     let read_timeout = pool.config().read_timeout;
@@ -274,7 +320,7 @@ fn run_lane(batch: &Batch, queue: &ServiceQueue) {
     lease.reserve_extra(queue.window - 1);
     let session = lease.session().clone();
     let (tx, rx) = crossbeam_channel::unbounded();
-    let mut sent: HashMap<usize, Sent> = HashMap::new();
+    let mut sent: IdMap<usize, Sent> = IdMap::default();
     let mut leftovers = Vec::new();
     loop {
         // Fill the window.
@@ -353,7 +399,7 @@ fn run_lane(batch: &Batch, queue: &ServiceQueue) {
 
 /// Delivers the result of a lane's reply; gives the job back when its
 /// failure makes it one to run again through the regular path.
-fn finish(batch: &Batch, session: &Session, job: Job, reply: Result<Box<RawValue>>) -> Option<Job> {
+fn finish(batch: &Batch<'_>, session: &Session, job: Job, reply: Result<Box<RawValue>>) -> Option<Job> {
     let index = job.index;
     let arguments = &batch.calls[index].arguments;
     let reply = reply.and_then(|raw| {
@@ -389,7 +435,7 @@ fn finish(batch: &Batch, session: &Session, job: Job, reply: Result<Box<RawValue
 }
 
 /// Runs a lane's calls through the regular path (when the lane got no session).
-fn drain_regular(batch: &Batch, queue: &ServiceQueue) {
+fn drain_regular(batch: &Batch<'_>, queue: &ServiceQueue) {
     loop {
         let Some(job) = queue.jobs.lock().pop_front() else { return };
         let result = invoke(batch, &job);
@@ -397,6 +443,6 @@ fn drain_regular(batch: &Batch, queue: &ServiceQueue) {
     }
 }
 
-fn send(batch: &Batch, index: usize, result: CallResult) {
+fn send(batch: &Batch<'_>, index: usize, result: CallResult) {
     let _ = batch.done.send((index, result));
 }
