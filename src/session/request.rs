@@ -62,9 +62,16 @@ impl<'a> Exchange<'a> {
 pub(crate) fn encode_params<P: Serialize + ?Sized>(params: Option<&P>) -> Result<Option<Vec<u8>>> {
     params
         .map(|p| {
-            serde_json::to_vec(p).map_err(|e| Error::InvalidArgument(format!("cannot encode params: {e}")))
+            let mut buf = Vec::with_capacity(128);
+            write_params(&mut buf, p).map(|()| buf)
         })
         .transpose()
+}
+
+/// Appends the JSON of `params` to `buf`.
+fn write_params<P: Serialize + ?Sized>(buf: &mut Vec<u8>, params: &P) -> Result<()> {
+    serde_json::to_writer(buf, params)
+        .map_err(|e| Error::InvalidArgument(format!("cannot encode params: {e}")))
 }
 
 impl Session {
@@ -409,8 +416,7 @@ impl Session {
         for (tag, name, arguments) in calls {
             let id = self.next_id();
             params.clear();
-            serde_json::to_writer(&mut params, &super::CallParams { name, arguments })
-                .map_err(|e| Error::InvalidArgument(format!("cannot encode params: {e}")))?;
+            write_params(&mut params, &super::CallParams { name, arguments })?;
             wire.encode(&mut joined, id, methods::TOOLS_CALL, Some(&params), "", None);
             self.inner.router.register(id, Deliver::Channel(tx.clone()), *tag)?;
             ends.push(joined.len());
