@@ -71,7 +71,8 @@ options:
   --record FILE               append 'TOOL<TAB>MESSAGE' to FILE each time a
                               tools/call with a string argument 'message'
                               starts running (one line per execution)
-  --chaos                     faults armed by signals, one per signal:
+  --chaos                     one-shot faults armed by signals (repeated
+                              signals before the fault fires do not stack):
                               SIGUSR1 the next tools/call reply is garbage;
                               (HTTP) SIGUSR2 the next POST's session expires,
                               SIGRTMIN+1 the next POST gets 503, SIGRTMIN+2
