@@ -22,7 +22,8 @@
 #   MCPSTORE_POOL [one]   one: a single session, like the other clients; default: the CLI's own pool
 #   MCPSTORE_PROTOCOL [2025-11-25]   the version mcpstore speaks: the one the peers and the
 #                         ceilings speak; auto: mcpstore's own choice (2026-07-28 where the
-#                         server offers it, whose per-request _meta costs the server more)
+#                         server offers it, whose per-request _meta costs the server more);
+#                         none: no --protocol flag (builds older than the flag, which speak 2025-11-25)
 set -euo pipefail
 shopt -s inherit_errexit # a failing client inside $(...) stops the run
 
@@ -162,7 +163,10 @@ client_cmd() {
     local how=--stdio
     [ "$2" = http ] && how=--url
     case $1 in
-        mcpstore) CMD=("$MCPSTORE_BIN" "$how" "$3" bench echo "$ARGS" --calls "$5" --concurrency "$4" --no-cache --json --protocol "$MCPSTORE_PROTOCOL") ;;
+        mcpstore)
+            CMD=("$MCPSTORE_BIN" "$how" "$3" bench echo "$ARGS" --calls "$5" --concurrency "$4" --no-cache --json)
+            [ "$MCPSTORE_PROTOCOL" = none ] || CMD+=(--protocol "$MCPSTORE_PROTOCOL")
+            ;;
         rmcp) CMD=("$BIN/rmcp-bench-client" "$how" "$3" --calls "$5" --concurrency "$4") ;;
         raw) CMD=("$BIN/raw-stdio-ceiling" --stdio "$3" --calls "$5" --window "$4") ;;
     esac
