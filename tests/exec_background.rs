@@ -162,3 +162,32 @@ fn wait_returns_only_after_the_callback_returned() {
         assert_eq!(flag.load(Ordering::SeqCst), 1, "the callback had finished");
     }
 }
+
+#[test]
+fn a_background_call_past_its_deadline_ends_with_a_timeout() {
+    // Over stdio no thread waits for a background call: the store's deadline thread ends it.
+    let store = stdio_store(config(), &[]);
+    let mut call = ToolCall::new("sleep", json!({"ms": 10_000}));
+    call.options.timeout = Some(Duration::from_millis(300));
+    let started = Instant::now();
+    let h = store.submit(call).unwrap();
+    match h.wait_timeout(Duration::from_secs(10)) {
+        Err(Error::Timeout { .. }) => {}
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "the deadline did not hold: {:?}", started.elapsed());
+    let queue = store.completion_queue();
+    for tag in 0..64 {
+        queue.submit(ToolCall::new("echo", json!({"message": format!("m{tag}")})), tag).unwrap();
+    }
+    let mut seen: Vec<u64> = (0..64)
+        .map(|_| queue.recv().unwrap())
+        .map(|c| {
+            assert!(c.result.is_ok(), "{:?}", c.result);
+            c.tag
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..64).collect::<Vec<_>>());
+    assert_eq!(queue.pending(), 0);
+}

@@ -2,6 +2,7 @@
 //! handles and callbacks, and completion queues — on one dedicated rayon pool
 //! per store, never rayon's global pool, and never an async runtime.
 
+mod deadlines;
 mod handle;
 mod inflight;
 mod limiter;
@@ -22,6 +23,7 @@ use crate::protocol::tool_result_shape::{ToolResultShape, parse_checked};
 pub use handle::CallHandle;
 pub use queue::{Completion, CompletionQueue};
 
+pub(crate) use deadlines::{DeadlineKey, Deadlines};
 pub(crate) use handle::HandleState;
 pub(crate) use inflight::InFlight;
 pub(crate) use limiter::Limiter;

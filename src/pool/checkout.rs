@@ -153,6 +153,24 @@ impl ConnectionPool {
         }
     }
 
+    /// A lease on a live session with room for one more request, if one is
+    /// free now: never opens a session and never waits (background calls
+    /// that no thread waits for start only this way).
+    pub(crate) fn try_acquire(self: &Arc<Self>, call_deadline: Instant) -> Option<Lease> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let cfg = self.config.read();
+        let limit = cfg.max_in_flight_per_connection;
+        drop(cfg);
+        let st = self.state.lock();
+        let slot = pick(&st.slots, limit).filter(|s| s.session.is_alive())?;
+        slot.in_flight.fetch_add(1, Ordering::SeqCst);
+        slot.note_deadline(call_deadline);
+        drop(st);
+        Some(self.lease(slot))
+    }
+
     fn lease(self: &Arc<Self>, slot: Arc<Slot>) -> Lease {
         if slot.uses.fetch_add(1, Ordering::Relaxed) > 0 {
             bump(&self.counters.reused);

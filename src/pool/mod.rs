@@ -25,6 +25,7 @@ use crate::config::{PoolConfig, TransportConfig};
 use crate::error::{Error, TimeoutPhase};
 use crate::session::{Session, SessionContext, SessionOptions};
 
+pub(crate) use checkout::Lease;
 use health::Health;
 pub use health::ServiceState;
 use slot::PoolState;

@@ -551,6 +551,17 @@ impl Session {
         self.inner.wire.read().clone()
     }
 
+    /// Whether replies reach the session through a reader (stdio, legacy SSE)
+    /// rather than inline with each request (Streamable HTTP).
+    pub(crate) fn routes_responses(&self) -> bool {
+        self.inner.transport.routes_responses()
+    }
+
+    /// Whether a `tools/call` reply is the call's end: no input rounds or task follow.
+    pub(crate) fn is_final_tool_reply(&self, raw: &RawValue) -> bool {
+        !self.is_modern() || check_tool_result(raw).is_ok_and(|shape| shape.complete)
+    }
+
     /// Whether the session speaks the stateless era (2026-07-28).
     pub fn is_modern(&self) -> bool {
         self.inner.wire.read().modern

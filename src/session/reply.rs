@@ -31,7 +31,13 @@ pub(crate) enum Deliver {
     Slot(SlotSender),
     /// A channel shared by several requests (a batch lane) or a long wait.
     Channel(Sender<Reply>),
+    /// Library code that completes a call no thread waits for; runs on the
+    /// thread that delivers the reply (a transport's reader), so it must not block.
+    Callback(ReplyCallback),
 }
+
+/// What completes a request no thread waits for, given its raw result or error.
+pub(crate) type ReplyCallback = Box<dyn FnOnce(Result<Box<RawValue>>) + Send>;
 
 impl Deliver {
     /// Hands `reply` over; a waiter that is gone is no error.
@@ -41,6 +47,7 @@ impl Deliver {
             Deliver::Channel(tx) => {
                 let _ = tx.send(reply);
             }
+            Deliver::Callback(complete) => complete(reply.1),
         }
     }
 }

@@ -449,13 +449,50 @@ impl Session {
         Ok(ids)
     }
 
-    /// Forgets a pipelined request that timed out and tells the server.
-    pub(crate) fn abandon_request(&self, id: i64) -> bool {
+    /// Forgets a pipelined request that timed out or was cancelled (`reason`)
+    /// and tells the server; whether it was still waiting.
+    pub(crate) fn abandon_request(&self, id: i64, reason: &str) -> bool {
         let removed = self.inner.router.pending.lock().remove(&id).is_some();
         if removed {
-            self.send_cancel_in_background(id, "timeout");
+            self.send_cancel_in_background(id, reason);
         }
         removed
+    }
+
+    /// Writes one `tools/call` whose reply `on_reply` receives on the reader
+    /// thread (routed transports only). Returns the request's id and size; on
+    /// an error `on_reply` never runs, otherwise it runs exactly once.
+    pub(crate) fn start_tool_call(
+        &self,
+        name: &str,
+        arguments: &serde_json::Value,
+        on_reply: super::reply::ReplyCallback,
+    ) -> Result<(i64, usize)> {
+        if !self.inner.transport.routes_responses() {
+            return Err(Error::Internal("start_tool_call needs a routed transport".into()));
+        }
+        let id = self.next_id();
+        let mut params = Vec::with_capacity(128);
+        write_params(&mut params, &super::CallParams { name, arguments })?;
+        let mut body = Vec::with_capacity(params.len() + 128);
+        self.wire().encode(&mut body, id, methods::TOOLS_CALL, Some(&params), "", None);
+        self.inner.router.register(id, Deliver::Callback(on_reply), tag_of(id))?;
+        let request = OutgoingRequest {
+            id,
+            method: methods::TOOLS_CALL,
+            body: &body,
+            write_timeout: self.inner.options.write_timeout,
+            read_timeout: self.inner.options.read_timeout,
+            interrupt: None,
+            name: Some(name),
+            headers: &[],
+        };
+        match self.inner.transport.send_request(&request) {
+            Ok(_) => Ok((id, body.len())),
+            // Still ours: it never runs. Taken by a closing reader: it delivers the error.
+            Err(e) if self.inner.router.pending.lock().remove(&id).is_some() => Err(e),
+            Err(_) => Ok((id, body.len())),
+        }
     }
 
     /// Tells the server to stop working on request `id`, never blocking the

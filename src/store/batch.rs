@@ -378,7 +378,7 @@ fn run_lane(batch: &Batch<'_>, queue: &ServiceQueue) {
                     sent.iter().filter(|(_, s)| s.gives_up <= now).map(|(i, _)| *i).collect();
                 for index in expired {
                     if let Some(s) = sent.remove(&index) {
-                        session.abandon_request(s.id);
+                        session.abandon_request(s.id, "timeout");
                         send(
                             batch,
                             index,

@@ -20,6 +20,7 @@ mod retry;
 mod service;
 mod stats;
 mod submit;
+mod submit_direct;
 mod subscriptions;
 mod tuning;
 mod watchdog;
@@ -196,6 +197,8 @@ pub(crate) struct StoreInner {
     pub(crate) handlers: RwLock<HandlerSet>,
     /// Answers server requests whose handler ran out of time.
     pub(crate) watchdog: watchdog::Watchdog,
+    /// Ends background calls no thread waits for when their reply is late.
+    pub(crate) deadlines: crate::exec::Deadlines,
     settled: (Mutex<()>, Condvar),
     client_name: String,
     maintenance: Maintenance,
@@ -351,7 +354,9 @@ impl StoreInner {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.maintenance.stop();
         self.watchdog.stop();
+        // Pending calls end as closed first; then no deadline of theirs is left to run.
         self.in_flight.close_all();
+        self.deadlines.stop();
         // Let the servers hear about the cancelled calls before their sessions close.
         self.notices.stop(Duration::from_secs(2));
         // Callbacks of calls that just ended still run (bounded).
@@ -419,6 +424,7 @@ impl Store {
             events: events::EventBus::new(callbacks.clone()),
             handlers: RwLock::new(HandlerSet::default()),
             watchdog: watchdog::Watchdog::default(),
+            deadlines: crate::exec::Deadlines::default(),
             settled: (Mutex::new(()), Condvar::new()),
             client_name,
             maintenance: Maintenance::start(weak.clone()),

@@ -3,10 +3,12 @@
 //! store's dispatch thread (never a reader, in order), and waiters see the
 //! outcome only after it returned.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::StoreInner;
 use crate::call_options::CallOptions;
+use crate::cancel::CancelGuard;
 use crate::error::{Error, Result};
 use crate::exec::{CallHandle, CallResult, HandleState, ToolCall};
 
@@ -46,16 +48,13 @@ impl StoreInner {
         let state = HandleState::new(wait, user_callback);
         let handle = CallHandle { state: state.clone() };
         let id = self.in_flight.start(&state);
+        let finisher = Finisher { store: store.clone(), state: state.clone(), id, on_done };
+        let (call, finisher) = match self.start_direct(call, finisher) {
+            Ok(()) => return Ok(handle),
+            Err(back) => *back,
+        };
         executor.spawn(move || {
-            // The handle's token cancels the call; a token of the caller cancels the handle's.
-            let _forward = call.options.cancel.as_ref().and_then(|caller| {
-                let handle_token = state.cancel.clone();
-                let guard = caller.on_cancel(move || handle_token.cancel());
-                if guard.is_none() {
-                    state.cancel.cancel(); // the caller's token was cancelled already
-                }
-                guard
-            });
+            let _forward = forward_cancel(&call, &state);
             let options = CallOptions { cancel: Some(state.cancel.clone()), ..call.options.clone() };
             let outcome = if state.cancel.is_cancelled() {
                 Err(Error::Cancelled)
@@ -68,28 +67,60 @@ impl StoreInner {
                 }))
                 .unwrap_or_else(|_| Err(Error::Internal("a background call panicked".into())))
             };
-            let final_result = state.resolve(outcome);
-            store.in_flight.finish(id);
-            store.limiter.release();
-            match on_done {
-                Some(OnDone::User(callback)) => {
-                    let published = state.clone();
-                    store.callbacks.post_or_run(
-                        move || {
-                            // A panicking callback must not keep waiters from the outcome.
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                callback(final_result)
-                            }));
-                            published.publish(); // waiters see the outcome only now
-                        },
-                        DISPATCH_WAIT,
-                    );
-                }
-                Some(OnDone::Library(hand_on)) => hand_on(final_result),
-                None => {}
-            }
+            finisher.finish(outcome);
         });
         Ok(handle)
+    }
+}
+
+/// The handle's token cancels the call; a token of the caller cancels the handle's.
+pub(super) fn forward_cancel(call: &ToolCall, state: &Arc<HandleState>) -> Option<CancelGuard> {
+    call.options.cancel.as_ref().and_then(|caller| {
+        let handle_token = state.cancel.clone();
+        let guard = caller.on_cancel(move || handle_token.cancel());
+        if guard.is_none() {
+            state.cancel.cancel(); // the caller's token was cancelled already
+        }
+        guard
+    })
+}
+
+/// Resolves a background call's handle exactly once and hands the outcome on.
+pub(super) struct Finisher {
+    pub(super) store: Arc<StoreInner>,
+    pub(super) state: Arc<HandleState>,
+    pub(super) id: u64,
+    pub(super) on_done: Option<OnDone>,
+}
+
+impl Finisher {
+    /// Whether the completion is library code that may run on a reader thread.
+    pub(super) fn runs_anywhere(&self) -> bool {
+        !matches!(self.on_done, Some(OnDone::User(_)))
+    }
+
+    /// Resolves the handle, frees the slot, and runs the completion.
+    pub(super) fn finish(self, outcome: CallResult) {
+        let Finisher { store, state, id, on_done } = self;
+        let final_result = state.resolve(outcome);
+        store.in_flight.finish(id);
+        store.limiter.release();
+        match on_done {
+            Some(OnDone::User(callback)) => {
+                let published = state.clone();
+                store.callbacks.post_or_run(
+                    move || {
+                        // A panicking callback must not keep waiters from the outcome.
+                        let _ =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(final_result)));
+                        published.publish(); // waiters see the outcome only now
+                    },
+                    DISPATCH_WAIT,
+                );
+            }
+            Some(OnDone::Library(hand_on)) => hand_on(final_result),
+            None => {}
+        }
     }
 }
 
