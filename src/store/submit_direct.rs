@@ -105,6 +105,15 @@ impl StoreInner {
         let session = lease.session().clone();
         *direct.open.lock() =
             Some(Open { finisher, lease, expiry, _cancel: Some(on_cancel), _forward: forward });
+        // A cancel or a deadline that came before the call was in place found nothing to end.
+        if state.cancel.is_cancelled() {
+            direct.end_early(Error::Cancelled, "cancelled by the client");
+            return Ok(());
+        }
+        if Instant::now() >= gives_up {
+            direct.end_early(Error::timeout(TimeoutPhase::Response, timeout), "timeout");
+            return Ok(());
+        }
         let d = direct.clone();
         let started = session.start_tool_call(
             &direct.target.tool.name,
