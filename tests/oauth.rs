@@ -193,6 +193,34 @@ fn a_credentials_file_serves_the_next_store() {
 }
 
 #[test]
+fn a_login_while_a_call_authorizes_asks_the_user_once() {
+    let world = OAuthWorld::start(Knobs { token_delay: Duration::from_millis(400), ..Knobs::default() });
+    let store = builder(Duration::from_secs(10), Arc::new(MemoryTokenStore::new()))
+        .authorizer(Arc::new(HeadlessAuthorizer::new()))
+        .build()
+        .unwrap();
+    store.add_service("web", ServiceConfig::http(&world.mcp_url)).unwrap();
+    std::thread::scope(|s| {
+        let call = s.spawn(|| echo(&store, "first"));
+        // The call's authorization is under way (its code is being exchanged, slowly).
+        let started = Instant::now();
+        while world.counts().authorizations.is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the call never authorized");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let status = store.auth_login_with("web", None, Duration::from_secs(10)).unwrap();
+        assert!(status.authorized, "{status:?}");
+        assert_eq!(call.join().unwrap().unwrap(), "first");
+    });
+    let counts = world.counts();
+    assert_eq!(counts.authorizations.len(), 1, "the login took the call's authorization: {counts:?}");
+    assert_eq!(counts.grant("authorization_code"), 1, "{counts:?}");
+    // A login with no authorization under way authorizes anew.
+    store.auth_login_with("web", None, Duration::from_secs(10)).unwrap();
+    assert_eq!(world.counts().authorizations.len(), 2);
+}
+
+#[test]
 fn step_up_asks_for_the_union_of_scopes() {
     let world = OAuthWorld::start(Knobs::default());
     let store = builder(Duration::from_secs(10), Arc::new(MemoryTokenStore::new()))

@@ -8,6 +8,7 @@
 //! (single flight). Every wait is bounded by the caller's deadline.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
@@ -80,6 +81,9 @@ pub(crate) struct ServiceAuth {
     pub(super) tokens: Arc<dyn TokenStore>,
     pub(super) current: RwLock<Option<Arc<Current>>>,
     pub(super) flow: Mutex<FlowState>,
+    /// How many fresh authorizations (not refreshes) have completed: a login
+    /// that waited for the flow lock while one completed takes its result.
+    pub(super) authorized_anew: AtomicU64,
 }
 
 impl std::fmt::Debug for ServiceAuth {
@@ -157,6 +161,7 @@ impl ServiceAuth {
             tokens: context.tokens.clone(),
             current: RwLock::new(None),
             flow: Mutex::new(FlowState::default()),
+            authorized_anew: AtomicU64::new(0),
         })))
     }
 

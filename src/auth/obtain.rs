@@ -3,6 +3,7 @@
 //! the authorizer, or client credentials), and stepping up to more scopes.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::authorizer::Authorizer;
@@ -151,7 +152,7 @@ impl ServiceAuth {
             let endpoint = self.token_endpoint(&discovery, &client);
             let token =
                 client_credentials::request(&endpoint, scope.as_deref(), &discovery.resource, deadline)?;
-            return self.install(token, key, &client);
+            return self.install_fresh(token, key, &client);
         }
         let authorizer = authorizer.or(self.authorizer.as_deref()).filter(|a| a.is_available()).ok_or_else(|| {
             // Say what the server answered: a 401 from a server that wants a
@@ -180,7 +181,14 @@ impl ServiceAuth {
             redirect_uri: &redirect_uri,
         };
         let token = code_flow.run(scope.as_deref(), deadline)?;
-        self.install(token, key, &client)
+        self.install_fresh(token, key, &client)
+    }
+
+    /// Installs the token of a fresh authorization and counts it.
+    fn install_fresh(&self, token: TokenSet, key: CredentialKey, client: &Client) -> Result<()> {
+        self.install(token, key, client)?;
+        self.authorized_anew.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Uses a stored credential: its access token while valid, else its

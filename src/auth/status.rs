@@ -1,5 +1,6 @@
 //! What the user asks of a service's authorization: log in, log out, status.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -102,13 +103,22 @@ impl ServiceAuth {
 
     /// Authorizes anew through `authorizer` (a user login; client
     /// credentials need none), by `deadline`, whatever is stored.
+    ///
+    /// An authorization that completes while the login waits for the flow
+    /// lock (one a call or the pool's warm-up started) is the login's result:
+    /// the user is not asked twice in a row.
     pub(crate) fn login(&self, authorizer: &dyn Authorizer, deadline: Instant) -> Result<AuthStatus> {
+        let before = self.authorized_anew.load(Ordering::Acquire);
         let mut flow = self.flow.try_lock_until(deadline).ok_or_else(|| {
             Error::auth(
                 AuthStep::Authorization,
                 "timed out waiting for another authorization of this service",
             )
         })?;
+        if self.authorized_anew.load(Ordering::Acquire) != before && self.current.read().is_some() {
+            drop(flow);
+            return Ok(self.status());
+        }
         // The server's own challenge says where its metadata is and which scopes it wants.
         let challenge = match &flow.last_challenge {
             Some(c) => c.clone(),
