@@ -1,7 +1,8 @@
-//! The deadlines of background calls that no thread waits for: one thread
-//! per store (started with the first), asleep until the earliest deadline,
-//! runs each expired entry's action once. An entry is removed when its call
-//! completes first, so only calls in flight are kept.
+//! A store's deadlines (background calls that no thread waits for, server
+//! requests whose handler may not answer): one thread per store, started
+//! with the first entry, asleep until the earliest deadline, runs each
+//! expired entry's action once. An entry is removed when what it guards
+//! completes first, so only what is in flight is kept.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

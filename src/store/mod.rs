@@ -196,7 +196,6 @@ pub(crate) struct StoreInner {
     /// The store's handlers (a service's own win over them).
     pub(crate) handlers: RwLock<HandlerSet>,
     /// Answers server requests whose handler ran out of time.
-    pub(crate) watchdog: watchdog::Watchdog,
     /// Ends background calls no thread waits for when their reply is late.
     pub(crate) deadlines: crate::exec::Deadlines,
     settled: (Mutex<()>, Condvar),
@@ -353,8 +352,8 @@ impl StoreInner {
     fn shutdown(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
         self.maintenance.stop();
-        self.watchdog.stop();
-        // Pending calls end as closed first; then no deadline of theirs is left to run.
+        // Pending calls end as closed first; then no deadline of theirs is left to run,
+        // and server requests still waiting for a handler are answered at once.
         self.in_flight.close_all();
         self.deadlines.stop();
         // Let the servers hear about the cancelled calls before their sessions close.
@@ -423,7 +422,6 @@ impl Store {
             resource_index: RwLock::new(Arc::new(ResourceIndex::default())),
             events: events::EventBus::new(callbacks.clone()),
             handlers: RwLock::new(HandlerSet::default()),
-            watchdog: watchdog::Watchdog::default(),
             deadlines: crate::exec::Deadlines::default(),
             settled: (Mutex::new(()), Condvar::new()),
             client_name,

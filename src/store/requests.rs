@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::StoreInner;
 use super::handlers::{HandlerSet, Reply, RequestContext, elicitation_check};
+use super::watchdog;
 use crate::protocol::jsonrpc::codes;
 use crate::protocol::messages::methods;
 use crate::protocol::{CreateMessageRequest, ElicitRequest};
@@ -55,13 +56,20 @@ impl ServerRequests for StoreRequests {
                 return;
             }
         };
-        store.watchdog.arm(responder.clone(), timeout);
+        let timer = watchdog::guard(&store.deadlines, &responder, timeout);
         let method = method.to_owned();
         let guarded = responder.clone();
+        let owner = Arc::downgrade(&store);
         let run = move || {
             if catch_unwind(AssertUnwindSafe(job)).is_err() {
                 log::error!(target: "mcpstore::handlers", "[{}] the {method} handler panicked", guarded.service());
                 guarded.error(codes::INTERNAL_ERROR, "the client's handler failed");
+            }
+            // Answered in place (most handlers): the timer has nothing left to guard.
+            if guarded.answered()
+                && let (Some(key), Some(store)) = (timer, owner.upgrade())
+            {
+                store.deadlines.disarm(key);
             }
         };
         if !store.callbacks.post(run) {
