@@ -557,9 +557,16 @@ impl Session {
         self.inner.transport.routes_responses()
     }
 
-    /// Whether a `tools/call` reply is the call's end: no input rounds or task follow.
-    pub(crate) fn is_final_tool_reply(&self, raw: &RawValue) -> bool {
-        !self.is_modern() || check_tool_result(raw).is_ok_and(|shape| shape.complete)
+    /// A `tools/call` reply that is the call's end (no input rounds or task
+    /// follow), checked once: its shape, or why it is not a result. `None`
+    /// when more rounds follow ([`Session::finish_tool_reply`] runs them).
+    pub(crate) fn final_tool_reply(&self, raw: &RawValue) -> Option<Result<ToolResultShape>> {
+        let checked = check_tool_result(raw);
+        match checked {
+            Ok(shape) if !shape.complete && self.is_modern() => None,
+            Err(_) if self.is_modern() => None,
+            checked => Some(checked),
+        }
     }
 
     /// Whether the session speaks the stateless era (2026-07-28).
@@ -590,7 +597,6 @@ impl Session {
     }
 }
 
-/// Parses the raw result of `tools/call`.
 /// Checks that a `tools/call` result is a `CallToolResult` (see [`ToolResultShape`]).
 pub(crate) fn check_tool_result(raw: &RawValue) -> Result<ToolResultShape> {
     ToolResultShape::check(raw.get()).map_err(|e| Error::Protocol(format!("invalid tools/call result: {e}")))

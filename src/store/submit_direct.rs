@@ -24,6 +24,7 @@ use crate::cancel::CancelGuard;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::exec::{DeadlineKey, ToolCall, ToolOutput};
 use crate::pool::Lease;
+use crate::protocol::tool_result_shape::ToolResultShape;
 
 /// A call on the wire and what its end needs.
 struct Direct {
@@ -72,7 +73,8 @@ impl StoreInner {
             return Ok(());
         }
         let pool = target.service.pool().clone();
-        let gives_up = deadline.min(Instant::now() + pool.config().read_timeout);
+        let read_timeout = pool.config().read_timeout;
+        let gives_up = deadline.min(Instant::now() + read_timeout);
         let Some(lease) = pool.try_acquire(gives_up) else { return Err(Box::new((call, finisher))) };
         if !lease.session().routes_responses() {
             return Err(Box::new((call, finisher)));
@@ -99,7 +101,7 @@ impl StoreInner {
         };
         let expiry = {
             let d = direct.clone();
-            let error = Error::timeout(TimeoutPhase::Response, pool.config().read_timeout.min(timeout));
+            let error = Error::timeout(TimeoutPhase::Response, read_timeout.min(timeout));
             self.deadlines.arm(gives_up, Box::new(move || d.end_early(error, "timeout")))
         };
         let session = lease.session().clone();
@@ -173,18 +175,33 @@ impl Direct {
     fn on_reply(self: Arc<Self>, reply: Result<Box<RawValue>>) {
         let Some(open) = self.take() else { return };
         match reply {
-            Ok(raw) if open.lease.session().is_final_tool_reply(&raw) => self.conclude(open, raw),
-            Ok(raw) => self.continue_in_executor(open, Ok(raw)),
+            Ok(raw) => match open.lease.session().final_tool_reply(&raw) {
+                Some(checked) => {
+                    let received = raw.get().len();
+                    self.conclude(open, received, checked.map(|shape| (shape, raw, false)));
+                }
+                None => self.continue_in_executor(open, Ok(raw)),
+            },
             Err(e) => self.continue_in_executor(open, Err(e)),
         }
     }
 
-    /// Checks, records, caches and delivers a reply (blocks only for more rounds).
-    fn conclude(&self, open: Open, raw: Box<RawValue>) {
+    /// Runs the rounds a reply asks for (this blocks), then concludes.
+    fn finish_rounds(&self, open: Open, raw: Box<RawValue>) {
         let received = raw.get().len();
         let session = open.lease.session().clone();
         let finished =
             session.finish_tool_reply(&self.target.tool.name, &self.call.arguments, raw, self.deadline);
+        self.conclude(open, received, finished);
+    }
+
+    /// Records, caches and delivers a checked reply of `received` bytes.
+    fn conclude(
+        &self,
+        open: Open,
+        received: usize,
+        finished: Result<(ToolResultShape, Box<RawValue>, bool)>,
+    ) {
         let metrics = &self.target.metrics;
         metrics.record_call(self.started.elapsed(), finished.as_ref().map(|(shape, _, _)| shape.is_error));
         metrics.record_bytes(0, received);
@@ -211,7 +228,7 @@ impl Direct {
         };
         let worker_store = store.clone();
         executor.spawn(move || match reply {
-            Ok(raw) => self.conclude(open, raw),
+            Ok(raw) => self.finish_rounds(open, raw),
             Err(e) => {
                 let Open { finisher, lease, .. } = open;
                 drop(lease);
