@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Peer baselines: mcpstore's CLI bench, the rmcp client bench and the raw
+# Peer baselines: mcpstore's CLI bench (blocking calls from threads, and --mode submit), the rmcp client bench and the raw
 # ceilings (a hand-written stdio client; wrk for HTTP), against mcpstore's demo
 # server and an rmcp echo server, over stdio and Streamable HTTP, at 1/16/64 in
 # flight. Prints ONE markdown table on stdout; progress goes to stderr.
@@ -163,9 +163,11 @@ client_cmd() {
     local how=--stdio
     [ "$2" = http ] && how=--url
     case $1 in
-        mcpstore)
+        mcpstore | mcpstore-submit)
             CMD=("$MCPSTORE_BIN" "$how" "$3" bench echo "$ARGS" --calls "$5" --concurrency "$4" --no-cache --json)
             [ "$MCPSTORE_PROTOCOL" = none ] || CMD+=(--protocol "$MCPSTORE_PROTOCOL")
+            # Background calls through a completion queue: no thread waits for each call.
+            if [ "$1" = mcpstore-submit ]; then CMD+=(--mode submit); fi
             ;;
         rmcp) CMD=("$BIN/rmcp-bench-client" "$how" "$3" --calls "$5" --concurrency "$4") ;;
         raw) CMD=("$BIN/raw-stdio-ceiling" --stdio "$3" --calls "$5" --window "$4") ;;
@@ -178,21 +180,21 @@ check_errors() {
     [ "${e:-0}" = 0 ] || log "warning: $1: $e calls failed"
 }
 
-# mcpstore_cpu TRANSPORT TARGET INFLIGHT CALLS: prints "own_cpu_us json". The CLI
+# mcpstore_cpu CLIENT TRANSPORT TARGET INFLIGHT CALLS: prints "own_cpu_us json". The CLI
 # reaps its stdio server, so wait4 counts the server too; cpu-time around the
 # server reports that part, which is subtracted.
 mcpstore_cpu() {
-    local target=$2 total ticks srv=0 out
+    local target=$3 total ticks srv=0 out
     rm -f "$TMP/cli.cpu" "$TMP/srv.cpu"
-    [ "$1" = stdio ] && target="$BIN/cpu-time $TMP/srv.cpu $2"
-    client_cmd mcpstore "$1" "$target" "$3" "$4"
+    [ "$2" = stdio ] && target="$BIN/cpu-time $TMP/srv.cpu $3"
+    client_cmd "$1" "$2" "$target" "$4" "$5"
     out=$("$BIN/cpu-time" "$TMP/cli.cpu" "${CMD[@]}" 2>>"$TMP/client.err") || die "mcpstore failed: $(tail -5 "$TMP/client.err")"
     read -r total ticks <"$TMP/cli.cpu"
     if [ "$ticks" -gt 0 ] && [ -f "$TMP/srv.cpu" ]; then srv=$(awk '{ s += $1 } END { print s }' "$TMP/srv.cpu"); fi
     echo "$((total - srv)) $out"
 }
 
-measure_mcpstore() {
+measure_mcpstore() { # CLIENT TRANSPORT TARGET INFLIGHT
     local first own json base own1
     first=$(mcpstore_cpu "$@" "$CALLS")
     read -r own json <<<"$first"
@@ -249,10 +251,10 @@ row() { # CLIENT SERVER TRANSPORT TARGET INFLIGHT
     [[ -z "$ROWS" || "$client $server $transport $c" =~ $ROWS ]] || return 0
     log "$client -> $server over $transport, $c in flight"
     local cps=() p50=() p99=() cpu=() ir="–" r line a b d e
-    [ "$client" = mcpstore ] && export MCPSTORE_MAX_IN_FLIGHT_PER_CONNECTION=$((c > 32 ? c : 32))
+    [[ "$client" = mcpstore* ]] && export MCPSTORE_MAX_IN_FLIGHT_PER_CONNECTION=$((c > 32 ? c : 32))
     for ((r = 0; r < RUNS; r++)); do
         case $client in
-            mcpstore) line=$(measure_mcpstore "$transport" "$target" "$c") ;;
+            mcpstore*) line=$(measure_mcpstore "$client" "$transport" "$target" "$c") ;;
             wrk) line=$(measure_wrk "$transport" "$target" "$c") ;;
             *) line=$(measure_peer "$client" "$transport" "$target" "$c") ;;
         esac
@@ -264,7 +266,7 @@ row() { # CLIENT SERVER TRANSPORT TARGET INFLIGHT
         [ "$ir" = "–" ] || ir=$(commas "$ir")
     fi
     local name=$client
-    case $client in raw) name="raw ceiling" ;; wrk) name="wrk ceiling" ;; esac
+    case $client in raw) name="raw ceiling" ;; wrk) name="wrk ceiling" ;; mcpstore-submit) name="mcpstore (submit)" ;; esac
     local srv=$server
     case $server in demo-json) srv="demo (JSON replies)" ;; rmcp-nodelay) srv="rmcp (TCP_NODELAY)" ;; esac
     local tr=stdio
@@ -275,7 +277,7 @@ row() { # CLIENT SERVER TRANSPORT TARGET INFLIGHT
 for server in $SERVERS; do
     case $server in demo | rmcp) ;; *) continue ;; esac # the others are HTTP-only variants
     for c in $INFLIGHT; do
-        for client in mcpstore rmcp raw; do row "$client" "$server" stdio "$(stdio_command "$server")" "$c"; done
+        for client in mcpstore mcpstore-submit rmcp raw; do row "$client" "$server" stdio "$(stdio_command "$server")" "$c"; done
     done
 done
 # wanted SERVER: does any HTTP row of this server pass the ROWS filter?

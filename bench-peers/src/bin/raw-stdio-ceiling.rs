@@ -3,7 +3,10 @@
 //! by hand, then keeps a window of W `tools/call` requests in flight on one
 //! pipe, refilling it as responses arrive. No async runtime, one thread.
 //!
-//!   raw-stdio-ceiling --stdio "CMD ARGS" --calls N --window W [--message TEXT] [--warmup K]
+//!   raw-stdio-ceiling --stdio "CMD ARGS" --calls N --window W [--message TEXT] [--warmup K] [--write-each]
+//!
+//! `--write-each` writes every request with its own syscall (no coalescing),
+//! to show what coalescing the writes is worth.
 //!
 //! Prints the same JSON line as rmcp-bench-client (client "raw").
 
@@ -49,6 +52,7 @@ fn main() {
     let calls = num_flag(&args, "--calls", 10_000).max(1);
     let window = num_flag(&args, "--window", 1).max(1);
     let warmup = num_flag(&args, "--warmup", 10);
+    let write_each = args.iter().any(|a| a == "--write-each");
     let message = serde_json::to_string(&flag(&args, "--message").unwrap_or_else(|| "hi".into())).unwrap();
     let line =
         flag(&args, "--stdio").unwrap_or_else(|| fail("usage: raw-stdio-ceiling --stdio \"CMD ARGS\" ..."));
@@ -123,6 +127,9 @@ fn main() {
             sent_at[next] = Some(Instant::now());
             send(&mut w, next);
             next += 1;
+            if write_each {
+                w.flush().unwrap_or_else(|e| fail(&format!("write: {e}")));
+            }
         }
     }
     let elapsed = start.elapsed();
