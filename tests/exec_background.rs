@@ -191,3 +191,26 @@ fn a_background_call_past_its_deadline_ends_with_a_timeout() {
     assert_eq!(seen, (0..64).collect::<Vec<_>>());
     assert_eq!(queue.pending(), 0);
 }
+
+#[test]
+fn a_server_crash_ends_every_queued_background_call_once() {
+    // Eight sleeping calls in flight; the ninth tools/call makes the server exit.
+    let store = stdio_store(config(), &["--crash-after", "8"]);
+    wait_ready(&store);
+    let queue = store.completion_queue();
+    for tag in 0..8 {
+        queue.submit(ToolCall::new("sleep", json!({"ms": 20_000})), tag).unwrap();
+    }
+    let started = Instant::now();
+    queue.submit(ToolCall::new("echo", json!({"message": "the last straw"})), 8).unwrap();
+    let mut seen = HashSet::new();
+    for _ in 0..9 {
+        let c = queue.recv_timeout(Duration::from_secs(15)).expect("every call comes back");
+        assert!(c.result.is_err(), "call {} ran on a server that exited: {:?}", c.tag, c.result);
+        assert!(seen.insert(c.tag), "call {} came back twice", c.tag);
+    }
+    // Ended by the crash, not by the sleeps or their deadlines.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(queue.pending(), 0);
+    assert!(queue.try_recv().is_none(), "nothing more comes back");
+}

@@ -126,6 +126,13 @@ impl StoreInner {
             Ok((id, sent)) => {
                 direct.id.store(id, Ordering::Release);
                 direct.target.metrics.record_bytes(sent, 0);
+                // Ended while the request was being written (its id unknown then):
+                // the server is told and the pending entry goes, even if no reply ever comes.
+                if direct.open.lock().is_none() {
+                    let reason =
+                        if state.cancel.is_cancelled() { "cancelled by the client" } else { "timeout" };
+                    session.abandon_request(id, reason);
+                }
                 Ok(())
             }
             Err(e) => {
