@@ -120,18 +120,3 @@ pub(crate) fn wait_ms(timeout_ms: u64, mut wait: impl FnMut(Duration) -> bool) -
         }
     }
 }
-
-/// `(service, item)` pairs as a JSON array of the items, each with an added `"service"`.
-pub(super) fn listed_json<T: serde::Serialize>(items: crate::store::Listed<T>) -> String {
-    let items: Vec<serde_json::Value> = items
-        .into_iter()
-        .map(|(service, item)| {
-            let mut v = serde_json::to_value(&*item).unwrap_or_else(|_| serde_json::json!({}));
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("service".to_owned(), serde_json::Value::String(service));
-            }
-            v
-        })
-        .collect();
-    serde_json::Value::Array(items).to_string()
-}

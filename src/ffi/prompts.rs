@@ -6,13 +6,12 @@ use std::ffi::c_char;
 
 use serde_json::{Map, Value};
 
-use super::args::listed_json;
 use super::args::{arguments_arg, json_arg, opt_str_arg, str_arg, string_out};
 use super::error::Failure;
 use super::error::mcps_error;
 use super::options::{mcps_cancel, options_arg};
 use super::resources::to_json;
-use super::store::{mcps_store, store_arg};
+use super::store::{list_out, mcps_store, store_arg};
 use crate::error::ErrorCode;
 use crate::protocol::CompletionRef;
 
@@ -59,11 +58,8 @@ pub unsafe extern "C" fn mcps_store_list_prompts(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    string_out(err, out_json, "out_json", || {
-        // SAFETY: pointers are NULL or valid (contract).
-        let (store, service) = unsafe { (store_arg(s)?, opt_str_arg(service, "service")?) };
-        Ok(listed_json(store.list_prompts(service)?))
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { list_out(s, service, out_json, err, |store, service| store.list_prompts(service)) }
 }
 
 /// Gets a prompt by name (`service.prompt`, `service_prompt` or a bare name

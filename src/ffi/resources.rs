@@ -9,11 +9,11 @@ use std::ffi::c_char;
 
 use serde::Serialize;
 
-use super::args::{listed_json, opt_str_arg, str_arg, string_out, write_out};
+use super::args::{opt_str_arg, str_arg, string_out, write_out};
 use super::boundary::{FfiResult, boundary};
 use super::error::{Failure, mcps_error};
 use super::options::{mcps_cancel, options_arg};
-use super::store::{mcps_store, store_arg};
+use super::store::{list_out, mcps_store, store_arg};
 use super::strings::to_owned_c_string;
 use crate::error::ErrorCode;
 
@@ -40,11 +40,8 @@ pub unsafe extern "C" fn mcps_store_list_resources(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    string_out(err, out_json, "out_json", || {
-        // SAFETY: pointers are NULL or valid (contract).
-        let (store, service) = unsafe { (store_arg(s)?, opt_str_arg(service, "service")?) };
-        Ok(listed_json(store.list_resources(service)?))
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { list_out(s, service, out_json, err, |store, service| store.list_resources(service)) }
 }
 
 /// The resource templates of one service (`service`), or of every service
@@ -65,11 +62,8 @@ pub unsafe extern "C" fn mcps_store_list_resource_templates(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    string_out(err, out_json, "out_json", || {
-        // SAFETY: pointers are NULL or valid (contract).
-        let (store, service) = unsafe { (store_arg(s)?, opt_str_arg(service, "service")?) };
-        Ok(listed_json(store.list_resource_templates(service)?))
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { list_out(s, service, out_json, err, |store, service| store.list_resource_templates(service)) }
 }
 
 /// The name of the service that serves `uri`: the one that lists it, else

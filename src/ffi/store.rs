@@ -95,6 +95,41 @@ pub(super) unsafe fn store_arg<'a>(s: *const mcps_store) -> FfiResult<&'a Store>
     unsafe { handle_arg(s, "store") }.map(|s| &s.store)
 }
 
+/// The body of every `mcps_store_list_*` function: the store and the
+/// optional service name from C, the list `list` gives as JSON in `*out_json`.
+///
+/// # Safety
+/// `s` is NULL or a live store; `service` is NULL or a NUL-terminated string;
+/// `out_json` is NULL or points to writable memory; `err` is NULL or points to writable memory.
+pub(super) unsafe fn list_out<T: serde::Serialize>(
+    s: *const mcps_store,
+    service: *const c_char,
+    out_json: *mut *mut c_char,
+    err: *mut *mut mcps_error,
+    list: impl FnOnce(&Store, Option<&str>) -> crate::Result<crate::store::Listed<T>>,
+) -> ErrorCode {
+    string_out(err, out_json, "out_json", || {
+        // SAFETY: forwarded from this function's contract.
+        let (store, service) = unsafe { (store_arg(s)?, opt_str_arg(service, "service")?) };
+        Ok(listed_json(list(store, service)?))
+    })
+}
+
+/// `(service, item)` pairs as a JSON array of the items, each with an added `"service"`.
+fn listed_json<T: serde::Serialize>(items: crate::store::Listed<T>) -> String {
+    let items: Vec<serde_json::Value> = items
+        .into_iter()
+        .map(|(service, item)| {
+            let mut v = serde_json::to_value(&*item).unwrap_or_else(|_| serde_json::json!({}));
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("service".to_owned(), serde_json::Value::String(service));
+            }
+            v
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}
+
 /// The store's statistics as one JSON object: `pool` (per service), `cache`,
 /// `executor`, `objects` (object pools), `memory` and per-tool `tools` metrics.
 pub(crate) fn stats_json(store: &Store) -> String {
@@ -307,11 +342,8 @@ pub unsafe extern "C" fn mcps_store_list_tools(
     out_json: *mut *mut c_char,
     err: *mut *mut mcps_error,
 ) -> ErrorCode {
-    string_out(err, out_json, "out_json", || {
-        // SAFETY: pointers are NULL or valid (contract).
-        let (store, service) = unsafe { (store_arg(s)?, opt_str_arg(service, "service")?) };
-        Ok(super::args::listed_json(store.list_tools(service)?))
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe { list_out(s, service, out_json, err, |store, service| store.list_tools(service)) }
 }
 
 /// Calls a tool and waits for its result.
