@@ -194,7 +194,9 @@ fn a_credentials_file_serves_the_next_store() {
 
 #[test]
 fn a_login_while_a_call_authorizes_asks_the_user_once() {
-    let world = OAuthWorld::start(Knobs { token_delay: Duration::from_millis(400), ..Knobs::default() });
+    // The code exchange takes 2 s: time for the login to start while the call's authorization runs,
+    // even on a loaded machine.
+    let world = OAuthWorld::start(Knobs { token_delay: Duration::from_secs(2), ..Knobs::default() });
     let store = builder(Duration::from_secs(10), Arc::new(MemoryTokenStore::new()))
         .authorizer(Arc::new(HeadlessAuthorizer::new()))
         .build()

@@ -105,8 +105,9 @@ impl ServiceAuth {
     /// credentials need none), by `deadline`, whatever is stored.
     ///
     /// An authorization that completes while the login waits for the flow
-    /// lock (one a call or the pool's warm-up started) is the login's result:
-    /// the user is not asked twice in a row.
+    /// lock (one a call or the pool's warm-up started, through the store's
+    /// authorizer) is the login's result: the user is not asked twice in a
+    /// row. A login meant to switch accounts is asked for when none is under way.
     pub(crate) fn login(&self, authorizer: &dyn Authorizer, deadline: Instant) -> Result<AuthStatus> {
         let before = self.authorized_anew.load(Ordering::Acquire);
         let mut flow = self.flow.try_lock_until(deadline).ok_or_else(|| {

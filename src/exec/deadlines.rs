@@ -32,7 +32,9 @@ pub(crate) struct Deadlines {
 }
 
 impl Deadlines {
-    /// Runs `expire` at `deadline` unless disarmed first; `None` once stopped.
+    /// Runs `expire` at `deadline` unless disarmed first; `None` once stopped
+    /// (or when the thread cannot start, which is logged). `expire` must not block:
+    /// every other deadline waits for it.
     pub(crate) fn arm(&self, deadline: Instant, expire: Expire) -> Option<DeadlineKey> {
         let (lock, wake) = &*self.shared;
         let mut state = lock.lock();
@@ -49,7 +51,8 @@ impl Deadlines {
                 .name("mcps-deadlines".into())
                 .stack_size(256 * 1024)
                 .spawn(move || run(&shared));
-            if spawned.is_err() {
+            if let Err(e) = spawned {
+                log::warn!(target: "mcpstore::exec", "cannot start the deadline thread: {e}");
                 state.armed.remove(&key);
                 return None;
             }

@@ -313,8 +313,8 @@ impl Session {
     }
 
     /// Lets the router answer server requests: replies go out on the notice
-    /// thread, so whoever answers (a handler on the dispatch thread, the
-    /// watchdog) never blocks on the server.
+    /// thread, so whoever answers (a handler on the dispatch thread, a
+    /// handler timeout) does not block on the server while the queue has room.
     fn wire_replies(&self) {
         let session = Arc::downgrade(&self.inner);
         let notices = self.inner.notices.clone();
@@ -558,8 +558,10 @@ impl Session {
     }
 
     /// A `tools/call` reply that is the call's end (no input rounds or task
-    /// follow), checked once: its shape, or why it is not a result. `None`
-    /// when more rounds follow ([`Session::finish_tool_reply`] runs them).
+    /// follow), checked once: its shape, or (legacy era) why it is not a
+    /// result. `None` when more rounds may follow, or a stateless-era reply is
+    /// not a complete result: [`Session::finish_tool_reply`] runs the rounds or
+    /// reports the error.
     pub(crate) fn final_tool_reply(&self, raw: &RawValue) -> Option<Result<ToolResultShape>> {
         let checked = check_tool_result(raw);
         match checked {

@@ -195,8 +195,8 @@ pub(crate) struct StoreInner {
     pub(crate) events: events::EventBus,
     /// The store's handlers (a service's own win over them).
     pub(crate) handlers: RwLock<HandlerSet>,
-    /// Answers server requests whose handler ran out of time.
-    /// Ends background calls no thread waits for when their reply is late.
+    /// The store's deadline thread: ends background calls no thread waits for
+    /// when their reply is late, and answers server requests whose handler ran out of time.
     pub(crate) deadlines: crate::exec::Deadlines,
     settled: (Mutex<()>, Condvar),
     client_name: String,

@@ -66,6 +66,8 @@ impl ServerRequests for StoreRequests {
                 guarded.error(codes::INTERNAL_ERROR, "the client's handler failed");
             }
             // Answered in place (most handlers): the timer has nothing left to guard.
+            // A handler that keeps its reply to answer later leaves it armed until
+            // `handler_timeout`, when it finds the request answered and does nothing.
             if guarded.answered()
                 && let (Some(key), Some(store)) = (timer, owner.upgrade())
             {
@@ -74,6 +76,9 @@ impl ServerRequests for StoreRequests {
         };
         if !store.callbacks.post(run) {
             responder.error(codes::INTERNAL_ERROR, "the client is too busy to answer");
+            if let Some(key) = timer {
+                store.deadlines.disarm(key);
+            }
         }
     }
 }
