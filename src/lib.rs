@@ -63,10 +63,10 @@ pub use cache::CacheStats;
 pub use call_options::{CallOptions, ProgressCallback, TaskWatcher};
 pub use cancel::CancelToken;
 pub use config::{
-    AuthConfig, AuthMode, BatchConfig, CacheConfig, CachePolicy, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_REDIRECT_URI, FLAT_KEYS, HttpConfig, HttpTransportKind, InheritEnv, MemoryConfig,
-    PerformanceConfig, PoolConfig, ProtocolChoice, RetryPolicy, SecretSource, ServersFile, ServiceConfig,
-    StdioConfig, TransportConfig,
+    AuthConfig, AuthMode, BatchConfig, CacheConfig, CachePolicy, CredentialsConfig,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REDIRECT_URI, FLAT_KEYS, HttpConfig, HttpTransportKind, InheritEnv,
+    MemoryConfig, PerformanceConfig, PoolConfig, ProtocolChoice, RetryPolicy, SecretSource, ServersFile,
+    ServiceConfig, StdioConfig, TransportConfig,
 };
 pub use error::{AuthStep, Error, ErrorCode, Result, TimeoutPhase};
 pub use exec::{CallHandle, CallResult, Completion, CompletionQueue, ExecutorStats, ToolCall, ToolOutput};

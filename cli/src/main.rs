@@ -114,7 +114,7 @@ fn store_from_file(
     protocol: Option<&mcpstore::ProtocolChoice>,
 ) -> Result<Store, Error> {
     let file = ServersFile::load(path)?;
-    let store = builder(cli).performance(file.performance).build()?;
+    let store = builder(cli).performance(file.performance).credentials(file.credentials.as_ref()).build()?;
     for (name, config) in file.services {
         add_service(&store, &name, config, protocol)?;
     }

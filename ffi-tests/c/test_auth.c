@@ -670,6 +670,97 @@ static void test_stored(const char *config, const oauth_world *w) {
     mcps_store_free(s);
 }
 
+/* The whole file at `path` (NULL when it cannot be read); the caller frees it. */
+static char *file_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *text = calloc(1, 65536);
+    if (text != NULL) {
+        size_t n = fread(text, 1, 65535, f);
+        text[n] = '\0';
+    }
+    fclose(f);
+    return text;
+}
+
+/* A store from `config` with a top-level "credentials": `value`, logged in headlessly. */
+static mcps_store *store_with_credentials(const char *config, const char *value) {
+    char with[4096];
+    snprintf(with, sizeof with, "{\"credentials\": %s, %s", value, config + 1);
+    mcps_store *s = NULL;
+    mcps_error *err = NULL;
+    CHECK_STATUS(mcps_store_new(with, &s, &err), MCPS_OK, err);
+    mcps_error_free(err);
+    return s;
+}
+
+/* mcp.json's "credentials" chooses the token store: memory, or a file of the caller's. */
+static void test_credentials_choice(const char *config, const oauth_world *w) {
+    mcps_error *err = NULL;
+    char *default_before = file_text(credentials_path());
+
+    /* In memory: authorized for this store only, the default file untouched. */
+    mcps_store *s = store_with_credentials(config, "\"memory\"");
+    if (s != NULL) {
+        CHECK_STATUS(mcps_store_use_headless_authorizer(s, &err), MCPS_OK, err);
+        long long authorizations = as_stat(w, "authorizations");
+        echo_expect(s, "kept in memory", MCPS_OK, NULL);
+        CHECK(as_stat(w, "authorizations") == authorizations + 1);
+        char *json = status_of(s, "web");
+        CHECK_CONTAINS(json, "\"authorized\":true");
+        mcps_string_free(json);
+        mcps_store_free(s);
+    }
+    s = store_with_credentials(config, "\"memory\"");
+    if (s != NULL) {
+        char *json = status_of(s, "web");
+        CHECK_CONTAINS(json, "\"authorized\":false"); /* a new store logs in again */
+        mcps_string_free(json);
+        mcps_store_free(s);
+    }
+    char *default_after = file_text(credentials_path());
+    CHECK((default_before == NULL) == (default_after == NULL));
+    CHECK(default_before == NULL || default_after == NULL || strcmp(default_before, default_after) == 0);
+    free(default_before);
+    free(default_after);
+
+    /* A file of the caller's: written there (mode 0600), read by the next store. */
+    char path[192], value[256];
+    snprintf(path, sizeof path, "%s/chosen-credentials.json", g_config_home);
+    snprintf(value, sizeof value, "{\"file\": \"%s\"}", path);
+    s = store_with_credentials(config, value);
+    if (s != NULL) {
+        CHECK_STATUS(mcps_store_use_headless_authorizer(s, &err), MCPS_OK, err);
+        echo_expect(s, "kept in my file", MCPS_OK, NULL);
+        mcps_store_free(s);
+    }
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    char *chosen = file_text(path);
+    CHECK_CONTAINS(chosen, w->issuer);
+    free(chosen);
+    s = store_with_credentials(config, value);
+    if (s != NULL) {
+        char *json = status_of(s, "web");
+        CHECK_CONTAINS(json, "\"authorized\":true"); /* from the chosen file */
+        mcps_string_free(json);
+        CHECK_STATUS(mcps_store_auth_logout(s, "web", &err), MCPS_OK, err);
+        mcps_store_free(s);
+    }
+    unlink(path);
+
+    /* Anything else is a config error naming the key. */
+    char bad[4096];
+    snprintf(bad, sizeof bad, "{\"credentials\": \"disk\", %s", config + 1);
+    s = NULL;
+    CHECK_STATUS(mcps_store_new(bad, &s, &err), MCPS_ERR_CONFIG, err);
+    CHECK(s == NULL);
+    CHECK_CONTAINS(mcps_error_message(err), "credentials");
+    mcps_error_free(err);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     snprintf(g_config_home, sizeof g_config_home, "/tmp/mcps-c-auth-XXXXXX");
@@ -702,6 +793,7 @@ int main(void) {
     test_headless(s, &w);
     mcps_store_free(s); /* with a C authorizer set */
     test_stored(config, &w);
+    test_credentials_choice(config, &w);
 
     world_stop(&w);
     unlink(credentials_path());

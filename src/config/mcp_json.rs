@@ -10,8 +10,8 @@ use super::performance::set_pool_key;
 use super::service::validate_name;
 use super::values::seconds;
 use super::{
-    CachePolicy, HttpConfig, HttpTransportKind, InheritEnv, PerformanceConfig, PoolConfig, ProtocolChoice,
-    ServiceConfig, StdioConfig, TransportConfig,
+    CachePolicy, CredentialsConfig, HttpConfig, HttpTransportKind, InheritEnv, PerformanceConfig, PoolConfig,
+    ProtocolChoice, ServiceConfig, StdioConfig, TransportConfig,
 };
 use crate::error::{Error, Result};
 use crate::protocol::Root;
@@ -32,6 +32,8 @@ pub struct ServersFile {
     pub performance: PerformanceConfig,
     /// Whether the file had a `performance` section.
     pub has_performance: bool,
+    /// Where OAuth credentials are kept (`"credentials"`); `None`: the default file.
+    pub credentials: Option<CredentialsConfig>,
 }
 
 impl ServersFile {
@@ -66,7 +68,7 @@ pub(crate) fn parse_value(value: &Value, base: &PerformanceConfig) -> Result<Ser
     let root =
         value.as_object().ok_or_else(|| Error::config(None, None, "the file must hold a JSON object"))?;
     for key in root.keys() {
-        if !matches!(key.as_str(), "mcpServers" | "performance" | "servers" | "$schema") {
+        if !matches!(key.as_str(), "mcpServers" | "performance" | "servers" | "credentials" | "$schema") {
             return Err(Error::config(None, Some(key), "unknown top-level key"));
         }
     }
@@ -87,7 +89,8 @@ pub(crate) fn parse_value(value: &Value, base: &PerformanceConfig) -> Result<Ser
             services.push((name.clone(), parse_entry(name, entry, &performance.pool)?));
         }
     }
-    Ok(ServersFile { services, performance, has_performance })
+    let credentials = root.get("credentials").map(CredentialsConfig::from_json).transpose()?;
+    Ok(ServersFile { services, performance, has_performance, credentials })
 }
 
 fn is_disabled(entry: &Value) -> bool {

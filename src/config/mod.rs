@@ -8,6 +8,7 @@
 //! from JSON: `validate()` names the field that cannot work.
 
 mod auth;
+mod credentials;
 mod mcp_json;
 mod performance;
 mod service;
@@ -15,6 +16,7 @@ mod values;
 
 pub(crate) use auth::is_loopback;
 pub use auth::{AuthConfig, AuthMode, DEFAULT_REDIRECT_URI, SecretSource};
+pub use credentials::CredentialsConfig;
 pub use mcp_json::ServersFile;
 pub(crate) use mcp_json::{load_file, parse_str};
 pub use performance::{

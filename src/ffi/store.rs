@@ -67,7 +67,7 @@ fn build_store(file: Option<ServersFile>, authorizer: &Arc<SlotAuthorizer>) -> c
     let Some(file) = file else { return builder.with_env().build() };
     let mut perf = file.performance;
     perf.apply_env()?;
-    let store = builder.performance(perf).build()?;
+    let store = builder.performance(perf).credentials(file.credentials.as_ref()).build()?;
     for (name, config) in file.services {
         store.add_service(&name, config)?;
     }

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Store, StoreBuilder};
-use crate::auth::{AuthContext, AuthStatus, Authorizer, LoopbackAuthorizer, ServiceAuth, TokenStore};
-use crate::config::{PoolConfig, ServiceConfig, TransportConfig};
+use crate::auth::{
+    AuthContext, AuthStatus, Authorizer, FileTokenStore, LoopbackAuthorizer, MemoryTokenStore, ServiceAuth,
+    TokenStore,
+};
+use crate::config::{CredentialsConfig, PoolConfig, ServiceConfig, TransportConfig};
 use crate::error::Result;
 
 /// How long [`Store::auth_login`] waits for the user.
@@ -55,6 +58,16 @@ impl StoreBuilder {
     pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.auth.tokens = Some(store);
         self
+    }
+
+    /// Keeps OAuth credentials where `credentials` says (an `mcp.json` file's
+    /// `"credentials"`); `None` leaves the token store as it is.
+    pub fn credentials(self, credentials: Option<&CredentialsConfig>) -> Self {
+        match credentials {
+            None => self,
+            Some(CredentialsConfig::Memory) => self.token_store(Arc::new(MemoryTokenStore::new())),
+            Some(CredentialsConfig::File(path)) => self.token_store(Arc::new(FileTokenStore::new(path))),
+        }
     }
 }
 

@@ -456,7 +456,7 @@ impl Store {
     fn from_servers_file(file: config::ServersFile) -> Result<Store> {
         let mut perf = file.performance;
         perf.apply_env()?;
-        let store = Store::builder().performance(perf).build()?;
+        let store = Store::builder().performance(perf).credentials(file.credentials.as_ref()).build()?;
         for (name, config) in file.services {
             store.add_service(&name, config)?;
         }
