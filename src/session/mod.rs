@@ -34,6 +34,7 @@ mod features;
 mod http_choice;
 mod listen;
 mod mrtr;
+mod read_lead;
 mod reply;
 mod request;
 mod router;

@@ -31,7 +31,9 @@ use crate::call_options::CallOptions;
 use crate::config::TransportConfig;
 use crate::error::{Error, Result, TimeoutPhase};
 use crate::exec::{CallResult, ToolCall, ToolOutput};
+use crate::protocol::tool_result_shape::ToolResultShape;
 use crate::session::Session;
+use crate::transport::ReadHere;
 use crate::util::IdMap;
 
 /// Options of one batch; `None` uses the store's `batch` settings.
@@ -322,6 +324,8 @@ fn run_lane(batch: &Batch<'_>, queue: &ServiceQueue) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut sent: IdMap<usize, Sent> = IdMap::default();
     let mut leftovers = Vec::new();
+    // Over stdio the lane reads its replies itself: no hand-off per reply.
+    let mut lead = session.lead_reads();
     loop {
         // Fill the window.
         while sent.len() < queue.window {
@@ -360,13 +364,30 @@ fn run_lane(batch: &Batch<'_>, queue: &ServiceQueue) {
             break;
         }
         let wait_until = sent.values().map(|s| s.gives_up).min().unwrap_or(batch.deadline);
-        match rx.recv_deadline(wait_until) {
+        let received = match (rx.try_recv(), &lead) {
+            (Ok(first), _) => Ok(first),
+            (Err(_), Some(reads)) => match reads.read(wait_until, &|| !rx.is_empty()) {
+                ReadHere::Read => match rx.try_recv() {
+                    Ok(first) => Ok(first),
+                    Err(_) => continue, // what came was for others
+                },
+                ReadHere::Idle => Err(RecvTimeoutError::Timeout),
+                // The end was routed to every waiter, this lane's too.
+                ReadHere::Ended => rx.recv_deadline(wait_until),
+            },
+            (Err(_), None) => rx.recv_deadline(wait_until),
+        };
+        match received {
             // Every reply already there is taken before the window is refilled,
             // so that the refills go down the pipe in one write.
             Ok(first) => {
                 for (index, reply) in std::iter::once(first).chain(rx.try_iter()) {
                     let Some(Sent { job, .. }) = sent.remove(&index) else { continue };
-                    if let Some(job) = finish(batch, &session, job, reply) {
+                    let checked = reply.as_ref().ok().and_then(|raw| session.final_tool_reply(raw));
+                    if checked.is_none() && reply.is_ok() {
+                        lead = None; // input rounds wait for replies: the reader thread reads them
+                    }
+                    if let Some(job) = finish(batch, &session, job, reply, checked) {
                         leftovers.push(job);
                     }
                 }
@@ -390,6 +411,7 @@ fn run_lane(batch: &Batch<'_>, queue: &ServiceQueue) {
             }
         }
     }
+    drop(lead);
     drop(lease);
     for job in leftovers {
         let result = invoke(batch, &job);
@@ -399,12 +421,22 @@ fn run_lane(batch: &Batch<'_>, queue: &ServiceQueue) {
 
 /// Delivers the result of a lane's reply; gives the job back when its
 /// failure makes it one to run again through the regular path.
-fn finish(batch: &Batch<'_>, session: &Session, job: Job, reply: Result<Box<RawValue>>) -> Option<Job> {
+/// `checked` is the reply's shape when it is the call's end (else it may take more rounds).
+fn finish(
+    batch: &Batch<'_>,
+    session: &Session,
+    job: Job,
+    reply: Result<Box<RawValue>>,
+    checked: Option<Result<ToolResultShape>>,
+) -> Option<Job> {
     let index = job.index;
     let arguments = &batch.calls[index].arguments;
     let reply = reply.and_then(|raw| {
         let bytes = raw.get().len();
-        let finished = session.finish_tool_reply(&job.target.tool.name, arguments, raw, batch.deadline);
+        let finished = match checked {
+            Some(checked) => checked.map(|shape| (shape, raw, false)),
+            None => session.finish_tool_reply(&job.target.tool.name, arguments, raw, batch.deadline),
+        };
         finished.map(|(r, raw, interactive)| (r, raw, bytes, interactive))
     });
     match reply {

@@ -21,12 +21,15 @@ mod http_transport;
 pub mod legacy_sse;
 pub mod sse;
 pub mod stdio;
+mod stdio_pipe;
+mod stdio_read;
 
 pub(crate) use auth_hook::{AuthHook, Refusal};
 pub(crate) use http_conn::Interrupt;
 pub(crate) use http_listen::ListenRequest;
 pub use http_listen::{ListenState, ListenStatus};
 pub use http_transport::HttpTransport;
+pub use stdio_read::ReadHere;
 
 #[cfg(test)]
 mod fault_tests;
@@ -124,6 +127,24 @@ pub trait Transport: Send + Sync {
 
     /// Whether the transport can still carry messages.
     fn is_open(&self) -> bool;
+
+    /// Takes the lead of the reads for the calling thread (stdio): until
+    /// [`Transport::release_reads`], the caller reads and routes every message
+    /// with [`Transport::read_here`] and the reader thread stands by. `false`
+    /// when the transport cannot, or another caller leads.
+    fn lead_reads(&self) -> bool {
+        false
+    }
+
+    /// Reads and routes messages on the calling thread, which leads the reads,
+    /// until some were routed, `ready` says what the caller waits for is
+    /// there, or `until` passes.
+    fn read_here(&self, _until: std::time::Instant, _ready: &dyn Fn() -> bool) -> ReadHere {
+        ReadHere::Ended
+    }
+
+    /// Gives the reads back (after [`Transport::lead_reads`]).
+    fn release_reads(&self) {}
 
     /// Closes the transport and releases its resources (process, HTTP session).
     fn close(&self);

@@ -1,0 +1,353 @@
+//! The read side of a stdio server: its stdout, parsed line by line and
+//! routed to the [`Inbound`], by the session's reader thread or by a caller
+//! that leads the reads while it waits for a window of replies (a batch
+//! lane). A leading caller reads the pipe on its own thread, so its replies
+//! need no hand-off between threads; meanwhile the reader thread stands by.
+//! Whoever reads routes every message the same way: replies to their
+//! waiters, server requests and notifications to the session (never user code).
+
+use std::io::{self, BufReader};
+use std::os::fd::{AsRawFd, RawFd};
+use std::process::ChildStdout;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::stdio_pipe::{Pipe, WaitForRoom, set_nonblocking, trim_line};
+use super::{Inbound, read_line_limited};
+use crate::error::Error;
+use crate::protocol::jsonrpc::{parse_messages, snippet};
+
+/// Lines that are not JSON-RPC in a row after which the session is ended: the
+/// server is not speaking MCP on its stdout at all.
+const MAX_STRAY_IN_A_ROW: usize = 100;
+/// Skipped lines logged as warnings; later ones are logged at debug level.
+const LOUD_STRAY_LINES: usize = 10;
+
+/// How long the reader may spend answering a server request (such as `ping`).
+/// Responses to other requests are not routed meanwhile, so this is short: a
+/// server that does not read its stdin loses the reply instead of stalling
+/// every call of the session.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What a leader's write held back until it is over.
+#[derive(Default)]
+struct AfterWrite {
+    answers: Vec<Vec<u8>>,
+    end: Option<Error>,
+}
+
+/// What one turn of reading on the caller's thread did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadHere {
+    /// Messages were read and routed.
+    Read,
+    /// Nothing came before the limit.
+    Idle,
+    /// The stream ended (every waiter was told).
+    Ended,
+}
+
+/// The stdout of one server and who reads it.
+pub(super) struct ReadSide {
+    fd: RawFd,
+    state: Mutex<ReadState>,
+    /// The caller that leads the reads, if one does (the reader thread stands by).
+    led: Mutex<Option<ThreadId>>,
+    /// Set while the leader's own write waits for room and it routes meanwhile.
+    in_write: AtomicBool,
+    /// What came up during such a write, done once it is over: answers to
+    /// server requests (stdin is the writer's then) and the end of the stream.
+    after_write: Mutex<AfterWrite>,
+    handed_back: Condvar,
+    ended: AtomicBool,
+    inbound: Arc<dyn Inbound>,
+    pipe: Arc<Pipe>,
+}
+
+struct ReadState {
+    reader: BufReader<ChildStdout>,
+    /// The line being read (a part may wait for more bytes).
+    line: Vec<u8>,
+    max_message_bytes: usize,
+    stray_in_a_row: usize,
+    stray_total: usize,
+}
+
+/// What reading what the pipe holds now came to.
+enum Step {
+    /// At least one line was routed; the pipe holds no more now.
+    Routed,
+    /// The pipe holds nothing now.
+    Empty,
+    /// The stream ended, with this error for every waiter.
+    End(Error),
+}
+
+impl ReadSide {
+    pub(super) fn new(
+        stdout: ChildStdout,
+        max_message_bytes: usize,
+        inbound: Arc<dyn Inbound>,
+        pipe: Arc<Pipe>,
+    ) -> io::Result<ReadSide> {
+        let fd = stdout.as_raw_fd();
+        set_nonblocking(fd)?;
+        Ok(ReadSide {
+            fd,
+            state: Mutex::new(ReadState {
+                reader: BufReader::with_capacity(64 * 1024, stdout),
+                line: Vec::with_capacity(4096),
+                max_message_bytes,
+                stray_in_a_row: 0,
+                stray_total: 0,
+            }),
+            led: Mutex::new(None),
+            in_write: AtomicBool::new(false),
+            after_write: Mutex::new(AfterWrite::default()),
+            handed_back: Condvar::new(),
+            ended: AtomicBool::new(false),
+            inbound,
+            pipe,
+        })
+    }
+
+    /// The reader thread: reads whenever no caller leads, until the stream ends.
+    pub(super) fn run(&self) {
+        loop {
+            {
+                let mut led = self.led.lock();
+                while led.is_some() && !self.ended.load(Ordering::Acquire) {
+                    self.handed_back.wait(&mut led);
+                }
+            }
+            if self.ended.load(Ordering::Acquire) {
+                return;
+            }
+            if let Err(e) = poll_readable(self.fd, None) {
+                self.end(Error::io_sent(format!("reading from server failed: {e}")));
+                return;
+            }
+            if self.led.lock().is_some() {
+                continue; // the leader reads what came
+            }
+            let mut state = self.state.lock();
+            if self.ended.load(Ordering::Acquire) {
+                return;
+            }
+            if let Step::End(error) = self.read_available(&mut state) {
+                drop(state);
+                self.end(error);
+                return;
+            }
+        }
+    }
+
+    /// Takes the lead of the reads for the calling thread; `false` when
+    /// another caller leads or the stream ended.
+    pub(super) fn lead(&self) -> bool {
+        let mut led = self.led.lock();
+        if led.is_some() || self.ended.load(Ordering::Acquire) {
+            return false;
+        }
+        *led = Some(std::thread::current().id());
+        true
+    }
+
+    /// Gives the reads back to the reader thread.
+    pub(super) fn release(&self) {
+        *self.led.lock() = None;
+        self.handed_back.notify_all();
+    }
+
+    /// Whether the calling thread leads the reads.
+    pub(super) fn led_here(&self) -> bool {
+        *self.led.lock() == Some(std::thread::current().id())
+    }
+
+    /// Once the leader's write is over: the answers and the end it held back.
+    pub(super) fn after_write(&self) {
+        let AfterWrite { answers, end } = std::mem::take(&mut *self.after_write.lock());
+        for answer in answers {
+            self.answer(&answer);
+        }
+        if let Some(error) = end {
+            self.end(error);
+        }
+    }
+
+    /// Reads and routes what comes until something was routed, `ready` says
+    /// what the caller waits for is there, or `until` passes (the caller leads the reads).
+    pub(super) fn read_here(&self, until: Instant, ready: &dyn Fn() -> bool) -> ReadHere {
+        let Some(mut state) = self.state.try_lock_until(until) else { return ReadHere::Idle };
+        loop {
+            if self.ended.load(Ordering::Acquire) {
+                return ReadHere::Ended;
+            }
+            // The reader thread may have routed it just before the lead was taken.
+            if ready() {
+                return ReadHere::Read;
+            }
+            match self.read_available(&mut state) {
+                Step::Routed => return ReadHere::Read,
+                Step::End(error) => {
+                    drop(state);
+                    self.end(error);
+                    return ReadHere::Ended;
+                }
+                Step::Empty => {}
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return ReadHere::Idle;
+            }
+            if let Err(e) = poll_readable(self.fd, Some(left)) {
+                drop(state);
+                self.end(Error::io_sent(format!("reading from server failed: {e}")));
+                return ReadHere::Ended;
+            }
+        }
+    }
+
+    /// Routes every complete line the pipe holds now.
+    fn read_available(&self, state: &mut ReadState) -> Step {
+        let mut routed = false;
+        loop {
+            let ReadState { reader, line, max_message_bytes, .. } = state;
+            match read_line_limited(reader, line, *max_message_bytes) {
+                Ok(0) => {
+                    return Step::End(Error::Closed {
+                        message: self.pipe.exit_message("server process exited"),
+                        may_have_run: true,
+                    });
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return if routed { Step::Routed } else { Step::Empty };
+                }
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    return Step::End(Error::ResponseTooLarge { limit: *max_message_bytes });
+                }
+                Err(e) => return Step::End(Error::io_sent(format!("reading from server failed: {e}"))),
+            }
+            let line = std::mem::take(&mut state.line);
+            let outcome = self.route_line(state, &line);
+            state.line = line;
+            state.line.clear();
+            if let Some(error) = outcome {
+                return Step::End(error);
+            }
+            routed = true;
+        }
+    }
+
+    /// Routes one line; the error that ends the stream, if it does.
+    fn route_line(&self, state: &mut ReadState, line: &[u8]) -> Option<Error> {
+        let text = trim_line(line);
+        if text.is_empty() {
+            return None;
+        }
+        match parse_messages(text) {
+            Ok(messages) => {
+                state.stray_in_a_row = 0;
+                messages.into_iter().for_each(|m| self.deliver(m));
+                None
+            }
+            Err(_) => {
+                // A banner or a debug print is no reason to end the session.
+                state.stray_in_a_row += 1;
+                state.stray_total += 1;
+                let start = snippet(text);
+                let service = &self.pipe.service;
+                if state.stray_total <= LOUD_STRAY_LINES {
+                    log::warn!(target: "mcpstore::stdio", "[{service}] skipped a line that is not JSON-RPC: {start}");
+                } else {
+                    log::debug!(target: "mcpstore::stdio", "[{service}] skipped a line that is not JSON-RPC: {start}");
+                }
+                self.inbound.on_stray(&start);
+                (state.stray_in_a_row >= MAX_STRAY_IN_A_ROW).then(|| {
+                    Error::Protocol(format!(
+                        "server '{service}' wrote {} lines in a row that are not JSON-RPC; the last: {start}",
+                        state.stray_in_a_row
+                    ))
+                })
+            }
+        }
+    }
+
+    fn deliver(&self, message: crate::protocol::Incoming) {
+        let Some(reply) = self.inbound.on_message(message) else { return };
+        if self.in_write.load(Ordering::Acquire) {
+            self.after_write.lock().answers.push(reply); // stdin is the leader's until its write ends
+        } else {
+            self.answer(&reply);
+        }
+    }
+
+    fn answer(&self, reply: &[u8]) {
+        if let Err(e) = self.pipe.write_all(reply, REPLY_TIMEOUT, None) {
+            log::warn!(target: "mcpstore::stdio", "[{}] could not answer a server request: {e}", self.pipe.service);
+        }
+    }
+
+    /// The stream ended: once, whoever saw it first tells every waiter.
+    fn end(&self, error: Error) {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.pipe.open.store(false, Ordering::Release);
+        // The reader thread, standing by, ends too.
+        drop(self.led.lock());
+        self.handed_back.notify_all();
+        log::debug!(target: "mcpstore::stdio", "[{}] connection ended: {error}", self.pipe.service);
+        self.inbound.on_closed(error);
+    }
+}
+
+impl WaitForRoom for ReadSide {
+    /// While the leader's write waits for room in the server's stdin: waits
+    /// up to `wait` for room, routing what the server writes meanwhile (a
+    /// server blocked on a full stdout reads no more of its input).
+    fn wait_writable(&self, stdin: RawFd, wait: Duration) -> io::Result<()> {
+        let mut fds = [
+            libc::pollfd { fd: stdin, events: libc::POLLOUT, revents: 0 },
+            libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 },
+        ];
+        let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: two valid pollfds, count 2.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) };
+        }
+        if fds[1].revents != 0
+            && let Some(mut state) = self.state.try_lock()
+        {
+            self.in_write.store(true, Ordering::Release);
+            let step = self.read_available(&mut state);
+            self.in_write.store(false, Ordering::Release);
+            if let Step::End(error) = step {
+                self.after_write.lock().end = Some(error);
+                return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Waits until `fd` has bytes (or hung up), up to `wait` (`None`: no limit).
+fn poll_readable(fd: RawFd, wait: Option<Duration>) -> io::Result<()> {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let ms = wait.map_or(-1, |w| w.as_millis().clamp(1, i32::MAX as u128) as i32);
+    // SAFETY: one valid pollfd, count 1.
+    let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) }
+    } else {
+        Ok(()) // ready, hung up or timed out: the next read tells which
+    }
+}
