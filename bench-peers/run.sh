@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Peer baselines: mcpstore's CLI bench (blocking calls from threads, and --mode submit), the rmcp client bench and the raw
+# Peer baselines: mcpstore's CLI bench (blocking calls from threads, --mode batch and --mode submit), the rmcp client bench and the raw
 # ceilings (a hand-written stdio client; wrk for HTTP), against mcpstore's demo
 # server and an rmcp echo server, over stdio and Streamable HTTP, at 1/16/64 in
 # flight. Prints ONE markdown table on stdout; progress goes to stderr.
@@ -18,6 +18,7 @@
 #   WRK_SECONDS [3]       duration of each wrk row
 #   CALLGRIND [1]         0 skips the instructions column
 #   CG_CALLS [2000] CG_BASE [200]   callgrind: Ir per call = (Ir(CG_CALLS) - Ir(CG_BASE)) / difference
+#   BATCH_SIZE [1000]     calls per batch_call of the mcpstore (batch) rows
 #   MCPSTORE_BIN, MCPSTORE_DEMO_BIN [$CARGO_TARGET_DIR or repo target/release/...]
 #   MCPSTORE_POOL [one]   one: a single session, like the other clients; default: the CLI's own pool
 #   MCPSTORE_PROTOCOL [2025-11-25]   the version mcpstore speaks: the one the peers and the
@@ -38,6 +39,7 @@ WRK_SECONDS=${WRK_SECONDS:-3}
 CALLGRIND=${CALLGRIND:-1}
 CG_CALLS=${CG_CALLS:-2000}
 CG_BASE=${CG_BASE:-200}
+BATCH_SIZE=${BATCH_SIZE:-1000}
 MAIN_TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 MCPSTORE_BIN=${MCPSTORE_BIN:-$MAIN_TARGET/release/mcpstore}
 MCPSTORE_DEMO_BIN=${MCPSTORE_DEMO_BIN:-$MAIN_TARGET/release/mcpstore-demo-server}
@@ -163,11 +165,13 @@ client_cmd() {
     local how=--stdio
     [ "$2" = http ] && how=--url
     case $1 in
-        mcpstore | mcpstore-submit)
+        mcpstore | mcpstore-submit | mcpstore-batch)
             CMD=("$MCPSTORE_BIN" "$how" "$3" bench echo "$ARGS" --calls "$5" --concurrency "$4" --no-cache --json)
             [ "$MCPSTORE_PROTOCOL" = none ] || CMD+=(--protocol "$MCPSTORE_PROTOCOL")
             # Background calls through a completion queue: no thread waits for each call.
             if [ "$1" = mcpstore-submit ]; then CMD+=(--mode submit); fi
+            # batch_call: one lane keeps INFLIGHT calls in flight on the session.
+            if [ "$1" = mcpstore-batch ]; then CMD+=(--mode batch --batch-size "$BATCH_SIZE"); fi
             ;;
         rmcp) CMD=("$BIN/rmcp-bench-client" "$how" "$3" --calls "$5" --concurrency "$4") ;;
         raw) CMD=("$BIN/raw-stdio-ceiling" --stdio "$3" --calls "$5" --window "$4") ;;
@@ -266,7 +270,7 @@ row() { # CLIENT SERVER TRANSPORT TARGET INFLIGHT
         [ "$ir" = "–" ] || ir=$(commas "$ir")
     fi
     local name=$client
-    case $client in raw) name="raw ceiling" ;; wrk) name="wrk ceiling" ;; mcpstore-submit) name="mcpstore (submit)" ;; esac
+    case $client in raw) name="raw ceiling" ;; wrk) name="wrk ceiling" ;; mcpstore-submit) name="mcpstore (submit)" ;; mcpstore-batch) name="mcpstore (batch)" ;; esac
     local srv=$server
     case $server in demo-json) srv="demo (JSON replies)" ;; rmcp-nodelay) srv="rmcp (TCP_NODELAY)" ;; esac
     local tr=stdio
@@ -277,7 +281,7 @@ row() { # CLIENT SERVER TRANSPORT TARGET INFLIGHT
 for server in $SERVERS; do
     case $server in demo | rmcp) ;; *) continue ;; esac # the others are HTTP-only variants
     for c in $INFLIGHT; do
-        for client in mcpstore mcpstore-submit rmcp raw; do row "$client" "$server" stdio "$(stdio_command "$server")" "$c"; done
+        for client in mcpstore mcpstore-batch mcpstore-submit rmcp raw; do row "$client" "$server" stdio "$(stdio_command "$server")" "$c"; done
     done
 done
 # wanted SERVER: does any HTTP row of this server pass the ROWS filter?

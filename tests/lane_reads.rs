@@ -54,6 +54,45 @@ fn big_requests_and_replies_both_ways_at_once() {
 }
 
 #[test]
+fn big_writes_of_other_callers_never_stall_the_leading_lane() {
+    // Two lanes (one leads, the other writes as a plain caller) and single
+    // callers, all with 32 KiB requests and replies: while another writer
+    // holds stdin, blocked by a server that waits on its full stdout, the
+    // leader must route instead of waiting for stdin in silence.
+    let store = store_speaking("2025-11-25");
+    let big = |tag: &str, i: usize| format!("{tag}{i:05}{}", "y".repeat(32 * 1024));
+    let lane_options = BatchOptions { max_workers: Some(16), ..Default::default() };
+    std::thread::scope(|s| {
+        let mut threads = Vec::new();
+        for lane in ["a", "b"] {
+            let (store, lane_options) = (&store, &lane_options);
+            threads.push(s.spawn(move || {
+                let calls: Vec<ToolCall> =
+                    (0..96).map(|i| ToolCall::new("echo", json!({"message": big(lane, i)}))).collect();
+                for (i, r) in store.batch_call(&calls, lane_options).iter().enumerate() {
+                    let text = r.as_ref().unwrap_or_else(|e| panic!("lane {lane}, call {i}: {e}")).text();
+                    assert_eq!(text, big(lane, i), "lane {lane}, call {i}");
+                }
+            }));
+        }
+        for single in ["s", "t"] {
+            let store = &store;
+            threads.push(s.spawn(move || {
+                for i in 0..24 {
+                    let r = store.call_tool("echo", json!({"message": big(single, i)}));
+                    let text = r.unwrap_or_else(|e| panic!("single {single}{i}: {e}")).text();
+                    assert_eq!(text, big(single, i));
+                }
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+    assert_eq!(store.pool_stats()["demo"].created, 1, "one session carried it all");
+}
+
+#[test]
 fn other_callers_and_server_requests_are_served_while_a_lane_leads() {
     let store = store_speaking("2025-11-25");
     // Server requests during the lane's calls (each ping waits for the client's answer),

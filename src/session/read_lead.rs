@@ -18,7 +18,7 @@ impl Session {
     /// Takes the lead of the reads for the calling thread; `None` when the
     /// transport cannot (HTTP) or another caller leads.
     pub(crate) fn lead_reads(&self) -> Option<ReadLead<'_>> {
-        self.inner.transport.lead_reads().then_some(ReadLead { session: self })
+        self.inner.transport.lead_reads().then(|| ReadLead { session: self })
     }
 }
 

@@ -369,7 +369,10 @@ fn run_lane(batch: &Batch<'_>, queue: &ServiceQueue) {
             (Err(_), Some(reads)) => match reads.read(wait_until, &|| !rx.is_empty()) {
                 ReadHere::Read => match rx.try_recv() {
                     Ok(first) => Ok(first),
-                    Err(_) => continue, // what came was for others
+                    // What came was for others (a server that keeps writing
+                    // must not keep the lane from its deadlines).
+                    Err(_) if Instant::now() >= wait_until => Err(RecvTimeoutError::Timeout),
+                    Err(_) => continue,
                 },
                 ReadHere::Idle => Err(RecvTimeoutError::Timeout),
                 // The end was routed to every waiter, this lane's too.

@@ -138,12 +138,10 @@ impl StdioTransport {
     /// Writes to the server; a thread that leads the reads routes replies
     /// while the write waits (the server may wait for its stdout to be read).
     fn write(&self, bytes: &[u8], timeout: Duration) -> Result<()> {
-        let Some(reads) = self.read.get().filter(|r| r.led_here()) else {
-            return self.pipe.write_all(bytes, timeout, None);
-        };
-        let written = self.pipe.write_all(bytes, timeout, Some(reads.as_ref()));
-        reads.after_write();
-        written
+        match self.read.get().filter(|r| r.led_here()) {
+            Some(reads) => reads.write_leading(bytes, timeout),
+            None => self.pipe.write_all(bytes, timeout, None),
+        }
     }
 
     /// Ends a transport that failed to start: no polite exit, the group is killed at once.

@@ -19,17 +19,23 @@ use std::process::ChildStdin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result, TimeoutPhase};
 
 /// How many stderr lines are kept to explain a failure.
 const STDERR_TAIL_LINES: usize = 20;
+/// How often a writer that leads the reads routes while another writer holds stdin.
+const ROUTE_EVERY: Duration = Duration::from_micros(200);
 
-/// Waits for room in a full stdin while doing what must go on meanwhile (the
-/// read side of a thread that leads the reads routes the server's output).
-pub(super) trait WaitForRoom {
-    /// Waits up to `wait` for `stdin` to take bytes.
+/// What a writer does while its write waits (for the stdin mutex, or for
+/// room in a full pipe) when it leads the reads: it routes what the server
+/// writes meanwhile, since a server blocked on a full stdout reads no more of
+/// its input and nobody else reads while a caller leads.
+pub(super) trait ReadsMeanwhile {
+    /// Routes what the server's stdout holds now, without waiting.
+    fn route_now(&self);
+    /// Waits up to `wait` for `stdin` to take bytes, routing meanwhile.
     fn wait_writable(&self, stdin: RawFd, wait: Duration) -> io::Result<()>;
 }
 
@@ -60,16 +66,16 @@ impl Pipe {
         })
     }
 
-    /// Writes `bytes` within `timeout`. `room` waits for room in a full pipe
-    /// (by default, a plain poll).
+    /// Writes `bytes` within `timeout`. `reads` is the read side when the
+    /// writer leads the reads: it routes while the write waits.
     pub(super) fn write_all(
         &self,
         bytes: &[u8],
         timeout: Duration,
-        room: Option<&dyn WaitForRoom>,
+        reads: Option<&dyn ReadsMeanwhile>,
     ) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut guard = self.stdin.try_lock_until(deadline).ok_or(Error::Timeout {
+        let mut guard = self.lock_stdin(deadline, reads).ok_or(Error::Timeout {
             phase: TimeoutPhase::Write,
             after: timeout,
             detail: None,
@@ -90,7 +96,7 @@ impl Pipe {
         // with EPIPE, never kill the host process with SIGPIPE.
         let sigpipe = self.guard_sigpipe.then(sigpipe::Guard::new);
         // `may_have_run`: part of the bytes went out before the failure.
-        let Err((err, may_have_run)) = write_with_deadline(stdin, bytes, deadline, room) else {
+        let Err((err, may_have_run)) = write_with_deadline(stdin, bytes, deadline, reads) else {
             return Ok(());
         };
         if err.raw_os_error() == Some(libc::EPIPE)
@@ -125,6 +131,28 @@ impl Pipe {
         })
     }
 
+    /// Takes the stdin mutex before `deadline`, routing meanwhile when `reads` is given.
+    fn lock_stdin(
+        &self,
+        deadline: Instant,
+        reads: Option<&dyn ReadsMeanwhile>,
+    ) -> Option<MutexGuard<'_, Option<ChildStdin>>> {
+        let Some(reads) = reads else { return self.stdin.try_lock_until(deadline) };
+        loop {
+            let now = Instant::now();
+            if let Some(guard) =
+                self.stdin.try_lock_for(ROUTE_EVERY.min(deadline.saturating_duration_since(now)))
+            {
+                return Some(guard);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            reads.route_now();
+        }
+    }
+
+    /// The message for a server that is gone, with the last lines of its stderr.
     pub(super) fn exit_message(&self, what: &str) -> String {
         with_stderr_tail(what, &self.stderr_tail)
     }
@@ -179,7 +207,7 @@ fn write_with_deadline(
     stdin: &mut ChildStdin,
     buf: &[u8],
     deadline: Instant,
-    room: Option<&dyn WaitForRoom>,
+    reads: Option<&dyn ReadsMeanwhile>,
 ) -> std::result::Result<(), (io::Error, bool)> {
     let mut off = 0;
     while off < buf.len() {
@@ -192,8 +220,8 @@ fn write_with_deadline(
                 if now >= deadline {
                     return Err((io::Error::from(io::ErrorKind::TimedOut), off > 0));
                 }
-                let waited = match room {
-                    Some(room) => room.wait_writable(stdin.as_raw_fd(), deadline - now),
+                let waited = match reads {
+                    Some(reads) => reads.wait_writable(stdin.as_raw_fd(), deadline - now),
                     None => poll_writable(stdin.as_raw_fd(), deadline - now),
                 };
                 waited.map_err(|e| (e, off > 0))?;

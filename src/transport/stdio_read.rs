@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use super::stdio_pipe::{Pipe, WaitForRoom, set_nonblocking, trim_line};
+use super::stdio_pipe::{Pipe, ReadsMeanwhile, set_nonblocking, trim_line};
 use super::{Inbound, read_line_limited};
 use crate::error::Error;
 use crate::protocol::jsonrpc::{parse_messages, snippet};
@@ -32,13 +32,9 @@ const LOUD_STRAY_LINES: usize = 10;
 /// server that does not read its stdin loses the reply instead of stalling
 /// every call of the session.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// What a leader's write held back until it is over.
-#[derive(Default)]
-struct AfterWrite {
-    answers: Vec<Vec<u8>>,
-    end: Option<Error>,
-}
+/// Lines routed in one turn at most, so that a server that never stops
+/// writing cannot keep a leading caller from its deadlines.
+const MAX_LINES_PER_TURN: usize = 256;
 
 /// What one turn of reading on the caller's thread did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +53,17 @@ pub(super) struct ReadSide {
     state: Mutex<ReadState>,
     /// The caller that leads the reads, if one does (the reader thread stands by).
     led: Mutex<Option<ThreadId>>,
-    /// Set while the leader's own write waits for room and it routes meanwhile.
-    in_write: AtomicBool,
-    /// What came up during such a write, done once it is over: answers to
-    /// server requests (stdin is the writer's then) and the end of the stream.
-    after_write: Mutex<AfterWrite>,
+    /// Answers to server requests (such as `ping`), written by whoever routed
+    /// them once it holds no read state: a write may wait, and must route
+    /// meanwhile.
+    answers: Mutex<Vec<Vec<u8>>>,
+    /// The end of the stream seen while a write was routing: told once the
+    /// write is over (it holds stdin, which the end's clean-up takes).
+    end_in_write: Mutex<Option<Error>>,
     handed_back: Condvar,
+    /// A capped turn left lines in the buffer: the next read must not wait
+    /// for the pipe first (it may stay empty).
+    buffered: AtomicBool,
     ended: AtomicBool,
     inbound: Arc<dyn Inbound>,
     pipe: Arc<Pipe>,
@@ -81,6 +82,8 @@ struct ReadState {
 enum Step {
     /// At least one line was routed; the pipe holds no more now.
     Routed,
+    /// A turn's worth of lines was routed; more may be buffered or in the pipe.
+    More,
     /// The pipe holds nothing now.
     Empty,
     /// The stream ended, with this error for every waiter.
@@ -106,9 +109,10 @@ impl ReadSide {
                 stray_total: 0,
             }),
             led: Mutex::new(None),
-            in_write: AtomicBool::new(false),
-            after_write: Mutex::new(AfterWrite::default()),
+            answers: Mutex::new(Vec::new()),
+            end_in_write: Mutex::new(None),
             handed_back: Condvar::new(),
+            buffered: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             inbound,
             pipe,
@@ -127,7 +131,10 @@ impl ReadSide {
             if self.ended.load(Ordering::Acquire) {
                 return;
             }
-            if let Err(e) = poll_readable(self.fd, None) {
+            // Lines left in the buffer by a capped turn are read without waiting.
+            if !self.buffered.load(Ordering::Acquire)
+                && let Err(e) = poll_readable(self.fd, None)
+            {
                 self.end(Error::io_sent(format!("reading from server failed: {e}")));
                 return;
             }
@@ -138,11 +145,13 @@ impl ReadSide {
             if self.ended.load(Ordering::Acquire) {
                 return;
             }
-            if let Step::End(error) = self.read_available(&mut state) {
-                drop(state);
+            let step = self.read_available(&mut state);
+            drop(state);
+            if let Step::End(error) = step {
                 self.end(error);
                 return;
             }
+            self.send_answers();
         }
     }
 
@@ -157,10 +166,13 @@ impl ReadSide {
         true
     }
 
-    /// Gives the reads back to the reader thread.
+    /// Gives the reads back to the reader thread (when the calling thread leads them).
     pub(super) fn release(&self) {
-        *self.led.lock() = None;
-        self.handed_back.notify_all();
+        let mut led = self.led.lock();
+        if *led == Some(std::thread::current().id()) {
+            *led = None;
+            self.handed_back.notify_all();
+        }
     }
 
     /// Whether the calling thread leads the reads.
@@ -168,14 +180,38 @@ impl ReadSide {
         *self.led.lock() == Some(std::thread::current().id())
     }
 
-    /// Once the leader's write is over: the answers and the end it held back.
-    pub(super) fn after_write(&self) {
-        let AfterWrite { answers, end } = std::mem::take(&mut *self.after_write.lock());
-        for answer in answers {
-            self.answer(&answer);
-        }
-        if let Some(error) = end {
+    /// Writes `bytes` for the leader, routing what the server writes while
+    /// the write waits, then the answers routing produced.
+    pub(super) fn write_leading(&self, bytes: &[u8], timeout: Duration) -> crate::error::Result<()> {
+        let written = self.write_routing(bytes, timeout);
+        self.send_answers();
+        written
+    }
+
+    /// Writes `bytes`, routing while the write waits; the end of the stream
+    /// seen meanwhile is told once the write is over.
+    fn write_routing(&self, bytes: &[u8], timeout: Duration) -> crate::error::Result<()> {
+        let written = self.pipe.write_all(bytes, timeout, Some(self));
+        if let Some(error) = self.end_in_write.lock().take() {
             self.end(error);
+        }
+        written
+    }
+
+    /// Writes the answers to server requests routed so far, and those routed
+    /// while they are written (each with a short deadline: a server that
+    /// does not read loses the answer, nothing else).
+    fn send_answers(&self) {
+        loop {
+            let answers = std::mem::take(&mut *self.answers.lock());
+            if answers.is_empty() {
+                return;
+            }
+            for answer in answers {
+                if let Err(e) = self.write_routing(&answer, REPLY_TIMEOUT) {
+                    log::warn!(target: "mcpstore::stdio", "[{}] could not answer a server request: {e}", self.pipe.service);
+                }
+            }
         }
     }
 
@@ -192,7 +228,11 @@ impl ReadSide {
                 return ReadHere::Read;
             }
             match self.read_available(&mut state) {
-                Step::Routed => return ReadHere::Read,
+                Step::Routed | Step::More => {
+                    drop(state);
+                    self.send_answers();
+                    return ReadHere::Read;
+                }
                 Step::End(error) => {
                     drop(state);
                     self.end(error);
@@ -212,10 +252,19 @@ impl ReadSide {
         }
     }
 
-    /// Routes every complete line the pipe holds now.
+    /// Routes the complete lines the pipe holds now (a turn's worth at most).
     fn read_available(&self, state: &mut ReadState) -> Step {
-        let mut routed = false;
+        let step = self.read_turn(state);
+        self.buffered.store(matches!(step, Step::More), Ordering::Release);
+        step
+    }
+
+    fn read_turn(&self, state: &mut ReadState) -> Step {
+        let mut routed = 0;
         loop {
+            if routed == MAX_LINES_PER_TURN {
+                return Step::More;
+            }
             let ReadState { reader, line, max_message_bytes, .. } = state;
             match read_line_limited(reader, line, *max_message_bytes) {
                 Ok(0) => {
@@ -226,7 +275,7 @@ impl ReadSide {
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return if routed { Step::Routed } else { Step::Empty };
+                    return if routed > 0 { Step::Routed } else { Step::Empty };
                 }
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     return Step::End(Error::ResponseTooLarge { limit: *max_message_bytes });
@@ -240,7 +289,7 @@ impl ReadSide {
             if let Some(error) = outcome {
                 return Step::End(error);
             }
-            routed = true;
+            routed += 1;
         }
     }
 
@@ -279,17 +328,8 @@ impl ReadSide {
     }
 
     fn deliver(&self, message: crate::protocol::Incoming) {
-        let Some(reply) = self.inbound.on_message(message) else { return };
-        if self.in_write.load(Ordering::Acquire) {
-            self.after_write.lock().answers.push(reply); // stdin is the leader's until its write ends
-        } else {
-            self.answer(&reply);
-        }
-    }
-
-    fn answer(&self, reply: &[u8]) {
-        if let Err(e) = self.pipe.write_all(reply, REPLY_TIMEOUT, None) {
-            log::warn!(target: "mcpstore::stdio", "[{}] could not answer a server request: {e}", self.pipe.service);
+        if let Some(reply) = self.inbound.on_message(message) {
+            self.answers.lock().push(reply); // sent once the read state is let go
         }
     }
 
@@ -307,10 +347,14 @@ impl ReadSide {
     }
 }
 
-impl WaitForRoom for ReadSide {
-    /// While the leader's write waits for room in the server's stdin: waits
-    /// up to `wait` for room, routing what the server writes meanwhile (a
-    /// server blocked on a full stdout reads no more of its input).
+impl ReadsMeanwhile for ReadSide {
+    fn route_now(&self) {
+        // The reader thread may be reading: then it routes.
+        if let Some(state) = self.state.try_lock() {
+            self.route_in_write(state);
+        }
+    }
+
     fn wait_writable(&self, stdin: RawFd, wait: Duration) -> io::Result<()> {
         let mut fds = [
             libc::pollfd { fd: stdin, events: libc::POLLOUT, revents: 0 },
@@ -323,18 +367,25 @@ impl WaitForRoom for ReadSide {
             let e = io::Error::last_os_error();
             return if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) };
         }
-        if fds[1].revents != 0
-            && let Some(mut state) = self.state.try_lock()
-        {
-            self.in_write.store(true, Ordering::Release);
-            let step = self.read_available(&mut state);
-            self.in_write.store(false, Ordering::Release);
-            if let Step::End(error) = step {
-                self.after_write.lock().end = Some(error);
-                return Err(io::Error::from(io::ErrorKind::BrokenPipe));
-            }
+        if fds[1].revents == 0 {
+            return Ok(());
+        }
+        // Another thread reading holds the state briefly; waiting for it beats spinning on poll.
+        let Some(state) = self.state.try_lock_for(wait.min(Duration::from_millis(1))) else { return Ok(()) };
+        if self.route_in_write(state) {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
         Ok(())
+    }
+}
+
+impl ReadSide {
+    /// One turn of routing inside a write; whether the stream ended (told
+    /// once the write is over, see [`ReadSide::write_routing`]).
+    fn route_in_write(&self, mut state: MutexGuard<'_, ReadState>) -> bool {
+        let Step::End(error) = self.read_available(&mut state) else { return false };
+        *self.end_in_write.lock() = Some(error);
+        true
     }
 }
 
