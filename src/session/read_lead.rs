@@ -2,6 +2,7 @@
 //! batch lane waiting for a window of replies reads the pipe itself instead
 //! of being handed each reply by the reader thread.
 
+use std::marker::PhantomData;
 use std::time::Instant;
 
 use super::Session;
@@ -12,13 +13,15 @@ use crate::transport::ReadHere;
 /// rounds): nobody else reads meanwhile.
 pub(crate) struct ReadLead<'a> {
     session: &'a Session,
+    /// Not `Send`: the lead belongs to the thread that took it.
+    _here: PhantomData<*const ()>,
 }
 
 impl Session {
     /// Takes the lead of the reads for the calling thread; `None` when the
     /// transport cannot (HTTP) or another caller leads.
     pub(crate) fn lead_reads(&self) -> Option<ReadLead<'_>> {
-        self.inner.transport.lead_reads().then(|| ReadLead { session: self })
+        self.inner.transport.lead_reads().then(|| ReadLead { session: self, _here: PhantomData })
     }
 }
 

@@ -23,14 +23,14 @@ use crate::config::{HttpConfig, PoolConfig, StdioConfig};
 use crate::error::{Error, TimeoutPhase};
 use crate::protocol::{Incoming, RequestId};
 
-fn sh(script: &str, args: &[&str]) -> StdioConfig {
+pub(super) fn sh(script: &str, args: &[&str]) -> StdioConfig {
     let mut all = vec!["-c".to_owned(), script.to_owned()];
     all.extend(args.iter().map(|s| (*s).to_owned()));
     StdioConfig::new("sh", all)
 }
 
 /// Runs `f` on its own thread and fails the test if it has not returned within `limit`.
-fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(super) fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = crossbeam_channel::bounded(1);
     std::thread::spawn(move || {
         let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
@@ -45,8 +45,8 @@ fn bounded<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 's
 // ------------------------------------------------------------------ ping replies (fix 8)
 
 /// Answers pings, forwards responses.
-struct PingAnswerer {
-    responses: crossbeam_channel::Sender<i64>,
+pub(super) struct PingAnswerer {
+    pub(super) responses: crossbeam_channel::Sender<i64>,
 }
 
 impl Inbound for PingAnswerer {

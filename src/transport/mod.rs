@@ -21,6 +21,7 @@ mod http_transport;
 pub mod legacy_sse;
 pub mod sse;
 pub mod stdio;
+mod stdio_answers;
 mod stdio_pipe;
 mod stdio_read;
 
@@ -33,6 +34,8 @@ pub use stdio_read::ReadHere;
 
 #[cfg(test)]
 mod fault_tests;
+#[cfg(test)]
+mod lead_tests;
 
 /// The outcome of one request: the raw `result`, or the server's JSON-RPC error.
 pub type Outcome = std::result::Result<Box<RawValue>, RpcError>;

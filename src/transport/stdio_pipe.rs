@@ -28,13 +28,21 @@ const STDERR_TAIL_LINES: usize = 20;
 /// How often a writer that leads the reads routes while another writer holds stdin.
 const ROUTE_EVERY: Duration = Duration::from_micros(200);
 
+/// Why a writer stopped waiting for the stdin mutex.
+enum GaveUp {
+    Deadline,
+    /// The stream ended while the writer routed.
+    Ended,
+}
+
 /// What a writer does while its write waits (for the stdin mutex, or for
 /// room in a full pipe) when it leads the reads: it routes what the server
 /// writes meanwhile, since a server blocked on a full stdout reads no more of
 /// its input and nobody else reads while a caller leads.
 pub(super) trait ReadsMeanwhile {
-    /// Routes what the server's stdout holds now, without waiting.
-    fn route_now(&self);
+    /// Routes what the server's stdout holds now, without waiting; whether
+    /// the stream ended (it is told once the write is over).
+    fn route_now(&self) -> bool;
     /// Waits up to `wait` for `stdin` to take bytes, routing meanwhile.
     fn wait_writable(&self, stdin: RawFd, wait: Duration) -> io::Result<()>;
 }
@@ -75,10 +83,11 @@ impl Pipe {
         reads: Option<&dyn ReadsMeanwhile>,
     ) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut guard = self.lock_stdin(deadline, reads).ok_or(Error::Timeout {
-            phase: TimeoutPhase::Write,
-            after: timeout,
-            detail: None,
+        let mut guard = self.lock_stdin(deadline, reads).map_err(|gave_up| match gave_up {
+            GaveUp::Deadline => Error::Timeout { phase: TimeoutPhase::Write, after: timeout, detail: None },
+            GaveUp::Ended => {
+                Error::Closed { message: self.exit_message("the server's output ended"), may_have_run: false }
+            }
         })?;
         let Some(stdin) = guard.as_mut() else {
             return Err(Error::Closed {
@@ -131,24 +140,27 @@ impl Pipe {
         })
     }
 
-    /// Takes the stdin mutex before `deadline`, routing meanwhile when `reads` is given.
+    /// Takes the stdin mutex before `deadline`, routing meanwhile when
+    /// `reads` is given (until the stream ends).
     fn lock_stdin(
         &self,
         deadline: Instant,
         reads: Option<&dyn ReadsMeanwhile>,
-    ) -> Option<MutexGuard<'_, Option<ChildStdin>>> {
-        let Some(reads) = reads else { return self.stdin.try_lock_until(deadline) };
+    ) -> std::result::Result<MutexGuard<'_, Option<ChildStdin>>, GaveUp> {
+        let Some(reads) = reads else { return self.stdin.try_lock_until(deadline).ok_or(GaveUp::Deadline) };
         loop {
             let now = Instant::now();
             if let Some(guard) =
                 self.stdin.try_lock_for(ROUTE_EVERY.min(deadline.saturating_duration_since(now)))
             {
-                return Some(guard);
+                return Ok(guard);
             }
             if Instant::now() >= deadline {
-                return None;
+                return Err(GaveUp::Deadline);
             }
-            reads.route_now();
+            if reads.route_now() {
+                return Err(GaveUp::Ended);
+            }
         }
     }
 

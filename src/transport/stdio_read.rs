@@ -6,7 +6,7 @@
 //! Whoever reads routes every message the same way: replies to their
 //! waiters, server requests and notifications to the session (never user code).
 
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, PipeReader, PipeWriter, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::process::ChildStdout;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use super::stdio_answers::Answers;
 use super::stdio_pipe::{Pipe, ReadsMeanwhile, set_nonblocking, trim_line};
 use super::{Inbound, read_line_limited};
 use crate::error::Error;
@@ -53,14 +54,16 @@ pub(super) struct ReadSide {
     state: Mutex<ReadState>,
     /// The caller that leads the reads, if one does (the reader thread stands by).
     led: Mutex<Option<ThreadId>>,
-    /// Answers to server requests (such as `ping`), written by whoever routed
-    /// them once it holds no read state: a write may wait, and must route
-    /// meanwhile.
-    answers: Mutex<Vec<Vec<u8>>>,
+    /// Answers to server requests, written by whoever routed them once it
+    /// holds no read state.
+    answers: Answers,
     /// The end of the stream seen while a write was routing: told once the
     /// write is over (it holds stdin, which the end's clean-up takes).
     end_in_write: Mutex<Option<Error>>,
     handed_back: Condvar,
+    /// Wakes the reader thread from its poll when a leader gives the reads
+    /// back: what the leader left (buffered lines, answers) is the reader's.
+    wake: (PipeReader, PipeWriter),
     /// A capped turn left lines in the buffer: the next read must not wait
     /// for the pipe first (it may stay empty).
     buffered: AtomicBool,
@@ -99,6 +102,9 @@ impl ReadSide {
     ) -> io::Result<ReadSide> {
         let fd = stdout.as_raw_fd();
         set_nonblocking(fd)?;
+        let wake = io::pipe()?;
+        set_nonblocking(wake.0.as_raw_fd())?;
+        set_nonblocking(wake.1.as_raw_fd())?;
         Ok(ReadSide {
             fd,
             state: Mutex::new(ReadState {
@@ -109,9 +115,10 @@ impl ReadSide {
                 stray_total: 0,
             }),
             led: Mutex::new(None),
-            answers: Mutex::new(Vec::new()),
+            answers: Answers::default(),
             end_in_write: Mutex::new(None),
             handed_back: Condvar::new(),
+            wake,
             buffered: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             inbound,
@@ -133,7 +140,7 @@ impl ReadSide {
             }
             // Lines left in the buffer by a capped turn are read without waiting.
             if !self.buffered.load(Ordering::Acquire)
-                && let Err(e) = poll_readable(self.fd, None)
+                && let Err(e) = self.wait_readable()
             {
                 self.end(Error::io_sent(format!("reading from server failed: {e}")));
                 return;
@@ -151,8 +158,28 @@ impl ReadSide {
                 self.end(error);
                 return;
             }
-            self.send_answers();
+            self.send_answers(None);
         }
+    }
+
+    /// The reader thread's wait: until stdout has bytes (or hung up), or a
+    /// leader gave the reads back.
+    fn wait_readable(&self) -> io::Result<()> {
+        let mut fds = [
+            libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.wake.0.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: two valid pollfds, count 2.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) };
+        }
+        if fds[1].revents != 0 {
+            let mut drained = [0u8; 64];
+            while matches!((&self.wake.0).read(&mut drained), Ok(n) if n > 0) {}
+        }
+        Ok(()) // ready, hung up or woken: the next read tells which
     }
 
     /// Takes the lead of the reads for the calling thread; `false` when
@@ -172,6 +199,9 @@ impl ReadSide {
         if *led == Some(std::thread::current().id()) {
             *led = None;
             self.handed_back.notify_all();
+            // The reader may sit in its poll since before the lead was taken;
+            // a full wake pipe has a wake-up in it already.
+            let _ = (&self.wake.1).write(&[1]);
         }
     }
 
@@ -183,8 +213,9 @@ impl ReadSide {
     /// Writes `bytes` for the leader, routing what the server writes while
     /// the write waits, then the answers routing produced.
     pub(super) fn write_leading(&self, bytes: &[u8], timeout: Duration) -> crate::error::Result<()> {
+        let until = Instant::now() + timeout;
         let written = self.write_routing(bytes, timeout);
-        self.send_answers();
+        self.send_answers(Some(until));
         written
     }
 
@@ -199,16 +230,26 @@ impl ReadSide {
     }
 
     /// Writes the answers to server requests routed so far, and those routed
-    /// while they are written (each with a short deadline: a server that
-    /// does not read loses the answer, nothing else).
-    fn send_answers(&self) {
-        loop {
-            let answers = std::mem::take(&mut *self.answers.lock());
-            if answers.is_empty() {
+    /// while they are written, each within [`REPLY_TIMEOUT`] (a server that
+    /// does not read loses the answer, nothing else). A leader stops at its
+    /// own deadline `until`: what is left goes out with its next read or write,
+    /// or with the reader thread's once the lead is given back.
+    fn send_answers(&self, until: Option<Instant>) {
+        while let Some(answer) = self.answers.pop() {
+            let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                self.answers.put_back(answer);
                 return;
             }
-            for answer in answers {
-                if let Err(e) = self.write_routing(&answer, REPLY_TIMEOUT) {
+            let timeout = left.map_or(REPLY_TIMEOUT, |left| left.min(REPLY_TIMEOUT));
+            match self.write_routing(&answer, timeout) {
+                Ok(()) => {}
+                // Not a byte went out, and only the leader's deadline ran out.
+                Err(Error::Timeout { .. }) if timeout < REPLY_TIMEOUT => {
+                    self.answers.put_back(answer);
+                    return;
+                }
+                Err(e) => {
                     log::warn!(target: "mcpstore::stdio", "[{}] could not answer a server request: {e}", self.pipe.service);
                 }
             }
@@ -230,7 +271,7 @@ impl ReadSide {
             match self.read_available(&mut state) {
                 Step::Routed | Step::More => {
                     drop(state);
-                    self.send_answers();
+                    self.send_answers(Some(until));
                     return ReadHere::Read;
                 }
                 Step::End(error) => {
@@ -244,7 +285,7 @@ impl ReadSide {
             if left.is_zero() {
                 return ReadHere::Idle;
             }
-            if let Err(e) = poll_readable(self.fd, Some(left)) {
+            if let Err(e) = poll_readable(self.fd, left) {
                 drop(state);
                 self.end(Error::io_sent(format!("reading from server failed: {e}")));
                 return ReadHere::Ended;
@@ -328,8 +369,14 @@ impl ReadSide {
     }
 
     fn deliver(&self, message: crate::protocol::Incoming) {
-        if let Some(reply) = self.inbound.on_message(message) {
-            self.answers.lock().push(reply); // sent once the read state is let go
+        if let Some(reply) = self.inbound.on_message(message)
+            && !self.answers.push(reply)
+        {
+            log::warn!(
+                target: "mcpstore::stdio",
+                "[{}] dropped the answer to a server request: the server sends requests without reading the answers",
+                self.pipe.service
+            );
         }
     }
 
@@ -348,11 +395,9 @@ impl ReadSide {
 }
 
 impl ReadsMeanwhile for ReadSide {
-    fn route_now(&self) {
-        // The reader thread may be reading: then it routes.
-        if let Some(state) = self.state.try_lock() {
-            self.route_in_write(state);
-        }
+    fn route_now(&self) -> bool {
+        // Another thread may be reading: then it routes.
+        self.state.try_lock().is_some_and(|state| self.route_in_write(state))
     }
 
     fn wait_writable(&self, stdin: RawFd, wait: Duration) -> io::Result<()> {
@@ -389,10 +434,10 @@ impl ReadSide {
     }
 }
 
-/// Waits until `fd` has bytes (or hung up), up to `wait` (`None`: no limit).
-fn poll_readable(fd: RawFd, wait: Option<Duration>) -> io::Result<()> {
+/// Waits until `fd` has bytes (or hung up), up to `wait`.
+fn poll_readable(fd: RawFd, wait: Duration) -> io::Result<()> {
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    let ms = wait.map_or(-1, |w| w.as_millis().clamp(1, i32::MAX as u128) as i32);
+    let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd, count 1.
     let r = unsafe { libc::poll(&mut pfd, 1, ms) };
     if r < 0 {
