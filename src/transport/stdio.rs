@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::Mutex;
 
-use super::stdio_pipe::{Pipe, trim_line};
+use super::stdio_pipe::Pipe;
+pub(crate) use super::stdio_pipe::trim_line;
 use super::stdio_read::{ReadHere, ReadSide};
 use super::{Inbound, Outcome, OutgoingRequest, Transport, read_line_limited};
 use crate::config::{InheritEnv, StdioConfig};

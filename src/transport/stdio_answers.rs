@@ -32,6 +32,11 @@ impl Answers {
         self.queue.lock().pop_front()
     }
 
+    /// Whether no answer waits.
+    pub(super) fn is_empty(&self) -> bool {
+        self.queue.lock().is_empty()
+    }
+
     /// Puts back an answer that could not be written yet, to go first.
     pub(super) fn put_back(&self, answer: Vec<u8>) {
         self.queue.lock().push_front(answer);
@@ -55,5 +60,6 @@ mod tests {
         assert_eq!(answers.pop().unwrap(), vec![0]);
         assert_eq!(answers.pop().unwrap(), vec![1]);
         assert_eq!(std::iter::from_fn(|| answers.pop()).count(), MAX_QUEUED_ANSWERS - 2);
+        assert!(answers.is_empty());
     }
 }

@@ -36,6 +36,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Lines routed in one turn at most, so that a server that never stops
 /// writing cannot keep a leading caller from its deadlines.
 const MAX_LINES_PER_TURN: usize = 256;
+/// Writes to a pipe up to this size go out whole or not at all (POSIX `PIPE_BUF`).
+const ATOMIC_PIPE_WRITE: usize = 512;
 
 /// What one turn of reading on the caller's thread did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,7 +243,12 @@ impl ReadSide {
                 self.answers.put_back(answer);
                 return;
             }
-            let timeout = left.map_or(REPLY_TIMEOUT, |left| left.min(REPLY_TIMEOUT));
+            // A longer answer may go out in parts, and one cut short by the
+            // leader's deadline would close the stream: it gets the full time.
+            let timeout = match left {
+                Some(left) if answer.len() <= ATOMIC_PIPE_WRITE => left.min(REPLY_TIMEOUT),
+                _ => REPLY_TIMEOUT,
+            };
             match self.write_routing(&answer, timeout) {
                 Ok(()) => {}
                 // Not a byte went out, and only the leader's deadline ran out.
@@ -284,6 +291,14 @@ impl ReadSide {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return ReadHere::Idle;
+            }
+            // An answer put back earlier: the server may wait for it before it writes again.
+            if !self.answers.is_empty() {
+                drop(state);
+                self.send_answers(Some(until));
+                let Some(again) = self.state.try_lock_until(until) else { return ReadHere::Idle };
+                state = again;
+                continue;
             }
             if let Err(e) = poll_readable(self.fd, left) {
                 drop(state);
@@ -386,9 +401,10 @@ impl ReadSide {
             return;
         }
         self.pipe.open.store(false, Ordering::Release);
-        // The reader thread, standing by, ends too.
+        // The reader thread ends too, standing by or in its poll.
         drop(self.led.lock());
         self.handed_back.notify_all();
+        let _ = (&self.wake.1).write(&[1]);
         log::debug!(target: "mcpstore::stdio", "[{}] connection ended: {error}", self.pipe.service);
         self.inbound.on_closed(error);
     }
