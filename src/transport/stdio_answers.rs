@@ -3,6 +3,7 @@
 //! once it holds no read state: a write may wait, and must route meanwhile.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -14,6 +15,9 @@ const MAX_QUEUED_ANSWERS: usize = 256;
 #[derive(Default)]
 pub(super) struct Answers {
     queue: Mutex<VecDeque<Vec<u8>>>,
+    /// The queue's length, read without the lock: the reader looks after
+    /// every turn, and the queue is nearly always empty.
+    queued: AtomicUsize,
 }
 
 impl Answers {
@@ -24,22 +28,31 @@ impl Answers {
             return false;
         }
         queue.push_back(answer);
+        self.queued.store(queue.len(), Ordering::Release);
         true
     }
 
     /// The oldest answer, taken off the queue.
     pub(super) fn pop(&self) -> Option<Vec<u8>> {
-        self.queue.lock().pop_front()
+        if self.is_empty() {
+            return None;
+        }
+        let mut queue = self.queue.lock();
+        let answer = queue.pop_front();
+        self.queued.store(queue.len(), Ordering::Release);
+        answer
     }
 
     /// Whether no answer waits.
     pub(super) fn is_empty(&self) -> bool {
-        self.queue.lock().is_empty()
+        self.queued.load(Ordering::Acquire) == 0
     }
 
     /// Puts back an answer that could not be written yet, to go first.
     pub(super) fn put_back(&self, answer: Vec<u8>) {
-        self.queue.lock().push_front(answer);
+        let mut queue = self.queue.lock();
+        queue.push_front(answer);
+        self.queued.store(queue.len(), Ordering::Release);
     }
 }
 

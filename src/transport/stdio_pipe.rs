@@ -234,7 +234,7 @@ fn write_with_deadline(
                 }
                 let waited = match reads {
                     Some(reads) => reads.wait_writable(stdin.as_raw_fd(), deadline - now),
-                    None => poll_writable(stdin.as_raw_fd(), deadline - now),
+                    None => poll_fds(&mut [pollfd(stdin.as_raw_fd(), libc::POLLOUT)], Some(deadline - now)),
                 };
                 waited.map_err(|e| (e, off > 0))?;
             }
@@ -244,17 +244,23 @@ fn write_with_deadline(
     Ok(())
 }
 
-fn poll_writable(fd: i32, wait: Duration) -> io::Result<()> {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
-    let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd, count 1.
-    let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+/// Waits up to `wait` (`None`: no limit) until one of `fds` is ready (or
+/// hung up); their `revents` tell which. An interrupted wait returns early.
+pub(super) fn poll_fds(fds: &mut [libc::pollfd], wait: Option<Duration>) -> io::Result<()> {
+    let ms = wait.map_or(-1, |w| w.as_millis().clamp(1, i32::MAX as u128) as i32);
+    // SAFETY: a valid slice of pollfds and its length.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
     if r < 0 {
         let e = io::Error::last_os_error();
         if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) }
     } else {
-        Ok(()) // ready, hung up or timed out: the next write tells which
+        Ok(()) // ready, hung up or timed out: the next read or write tells which
     }
+}
+
+/// A `pollfd` waiting for `events` on `fd`.
+pub(super) fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd { fd, events, revents: 0 }
 }
 
 /// Keeping `SIGPIPE` away from the host process when a server stops reading.

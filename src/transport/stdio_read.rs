@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::stdio_answers::Answers;
-use super::stdio_pipe::{Pipe, ReadsMeanwhile, set_nonblocking, trim_line};
+use super::stdio_pipe::{Pipe, ReadsMeanwhile, poll_fds, pollfd, set_nonblocking, trim_line};
 use super::{Inbound, read_line_limited};
 use crate::error::Error;
 use crate::protocol::jsonrpc::{parse_messages, snippet};
@@ -56,6 +56,9 @@ pub(super) struct ReadSide {
     state: Mutex<ReadState>,
     /// The caller that leads the reads, if one does (the reader thread stands by).
     led: Mutex<Option<ThreadId>>,
+    /// Whether a caller leads, read without the lock on every write and
+    /// every wake-up of the reader (set and cleared under `led`).
+    leading: AtomicBool,
     /// Answers to server requests, written by whoever routed them once it
     /// holds no read state.
     answers: Answers,
@@ -85,7 +88,8 @@ struct ReadState {
 
 /// What reading what the pipe holds now came to.
 enum Step {
-    /// At least one line was routed; the pipe holds no more now.
+    /// At least one line was routed, and all that was read (the pipe may
+    /// hold more: the caller polls before it reads again).
     Routed,
     /// A turn's worth of lines was routed; more may be buffered or in the pipe.
     More,
@@ -117,6 +121,7 @@ impl ReadSide {
                 stray_total: 0,
             }),
             led: Mutex::new(None),
+            leading: AtomicBool::new(false),
             answers: Answers::default(),
             end_in_write: Mutex::new(None),
             handed_back: Condvar::new(),
@@ -147,7 +152,7 @@ impl ReadSide {
                 self.end(Error::io_sent(format!("reading from server failed: {e}")));
                 return;
             }
-            if self.led.lock().is_some() {
+            if self.leading.load(Ordering::Acquire) {
                 continue; // the leader reads what came
             }
             let mut state = self.state.lock();
@@ -167,21 +172,13 @@ impl ReadSide {
     /// The reader thread's wait: until stdout has bytes (or hung up), or a
     /// leader gave the reads back.
     fn wait_readable(&self) -> io::Result<()> {
-        let mut fds = [
-            libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: self.wake.0.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
-        // SAFETY: two valid pollfds, count 2.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) };
-        }
+        let mut fds = [pollfd(self.fd, libc::POLLIN), pollfd(self.wake.0.as_raw_fd(), libc::POLLIN)];
+        poll_fds(&mut fds, None)?;
         if fds[1].revents != 0 {
             let mut drained = [0u8; 64];
             while matches!((&self.wake.0).read(&mut drained), Ok(n) if n > 0) {}
         }
-        Ok(()) // ready, hung up or woken: the next read tells which
+        Ok(())
     }
 
     /// Takes the lead of the reads for the calling thread; `false` when
@@ -192,6 +189,7 @@ impl ReadSide {
             return false;
         }
         *led = Some(std::thread::current().id());
+        self.leading.store(true, Ordering::Release);
         true
     }
 
@@ -200,6 +198,7 @@ impl ReadSide {
         let mut led = self.led.lock();
         if *led == Some(std::thread::current().id()) {
             *led = None;
+            self.leading.store(false, Ordering::Release);
             self.handed_back.notify_all();
             // The reader may sit in its poll since before the lead was taken;
             // a full wake pipe has a wake-up in it already.
@@ -209,7 +208,7 @@ impl ReadSide {
 
     /// Whether the calling thread leads the reads.
     pub(super) fn led_here(&self) -> bool {
-        *self.led.lock() == Some(std::thread::current().id())
+        self.leading.load(Ordering::Acquire) && *self.led.lock() == Some(std::thread::current().id())
     }
 
     /// Writes `bytes` for the leader, routing what the server writes while
@@ -300,7 +299,7 @@ impl ReadSide {
                 state = again;
                 continue;
             }
-            if let Err(e) = poll_readable(self.fd, left) {
+            if let Err(e) = poll_fds(&mut [pollfd(self.fd, libc::POLLIN)], Some(left)) {
                 drop(state);
                 self.end(Error::io_sent(format!("reading from server failed: {e}")));
                 return ReadHere::Ended;
@@ -346,6 +345,11 @@ impl ReadSide {
                 return Step::End(error);
             }
             routed += 1;
+            // All that was read is routed: the pipe most likely holds nothing
+            // more, and a read to find that out costs a system call.
+            if state.reader.buffer().is_empty() {
+                return Step::Routed;
+            }
         }
     }
 
@@ -383,6 +387,14 @@ impl ReadSide {
         }
     }
 
+    /// One turn of routing inside a write; whether the stream ended (told
+    /// once the write is over, see [`ReadSide::write_routing`]).
+    fn route_in_write(&self, mut state: MutexGuard<'_, ReadState>) -> bool {
+        let Step::End(error) = self.read_available(&mut state) else { return false };
+        *self.end_in_write.lock() = Some(error);
+        true
+    }
+
     fn deliver(&self, message: crate::protocol::Incoming) {
         if let Some(reply) = self.inbound.on_message(message)
             && !self.answers.push(reply)
@@ -417,17 +429,8 @@ impl ReadsMeanwhile for ReadSide {
     }
 
     fn wait_writable(&self, stdin: RawFd, wait: Duration) -> io::Result<()> {
-        let mut fds = [
-            libc::pollfd { fd: stdin, events: libc::POLLOUT, revents: 0 },
-            libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 },
-        ];
-        let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: two valid pollfds, count 2.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) };
-        }
+        let mut fds = [pollfd(stdin, libc::POLLOUT), pollfd(self.fd, libc::POLLIN)];
+        poll_fds(&mut fds, Some(wait))?;
         if fds[1].revents == 0 {
             return Ok(());
         }
@@ -437,29 +440,5 @@ impl ReadsMeanwhile for ReadSide {
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
         Ok(())
-    }
-}
-
-impl ReadSide {
-    /// One turn of routing inside a write; whether the stream ended (told
-    /// once the write is over, see [`ReadSide::write_routing`]).
-    fn route_in_write(&self, mut state: MutexGuard<'_, ReadState>) -> bool {
-        let Step::End(error) = self.read_available(&mut state) else { return false };
-        *self.end_in_write.lock() = Some(error);
-        true
-    }
-}
-
-/// Waits until `fd` has bytes (or hung up), up to `wait`.
-fn poll_readable(fd: RawFd, wait: Duration) -> io::Result<()> {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd, count 1.
-    let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) }
-    } else {
-        Ok(()) // ready, hung up or timed out: the next read tells which
     }
 }
