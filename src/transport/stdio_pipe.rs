@@ -63,7 +63,7 @@ impl Pipe {
     /// allows, unable to raise `SIGPIPE`).
     pub(super) fn new(service: &str, stdin: ChildStdin) -> io::Result<Pipe> {
         let fd = stdin.as_raw_fd();
-        set_nonblocking(fd)?;
+        set_nonblocking(fd, true)?;
         sigpipe::prepare(fd)?;
         Ok(Pipe {
             service: service.to_owned(),
@@ -202,12 +202,14 @@ pub(crate) fn trim_line(line: &[u8]) -> &[u8] {
     &line[start..end]
 }
 
-/// Makes reads or writes of `fd` return `WouldBlock` instead of blocking.
-pub(super) fn set_nonblocking(fd: i32) -> io::Result<()> {
+/// Makes reads and writes of `fd` return `WouldBlock` instead of blocking
+/// (`on`), or block again.
+pub(super) fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: fcntl on a file descriptor we own; no memory is passed.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+        let wanted = if on { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK };
+        if flags < 0 || (wanted != flags && libc::fcntl(fd, libc::F_SETFL, wanted) < 0) {
             return Err(io::Error::last_os_error());
         }
     }

@@ -5,8 +5,14 @@
 //! need no hand-off between threads; meanwhile the reader thread stands by.
 //! Whoever reads routes every message the same way: replies to their
 //! waiters, server requests and notifications to the session (never user code).
+//!
+//! The pipe is blocking while the reader thread reads (one system call per
+//! read, as fast as a lone reader can be) and non-blocking while a caller
+//! leads (it waits with its own deadline, by `poll`). A read the reader thread
+//! began before a caller took the lead ends when bytes come; it routes them,
+//! and stands by from then on.
 
-use std::io::{self, BufReader, PipeReader, PipeWriter, Read, Write};
+use std::io::{self, BufReader};
 use std::os::fd::{AsRawFd, RawFd};
 use std::process::ChildStdout;
 use std::sync::Arc;
@@ -36,6 +42,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Lines routed in one turn at most, so that a server that never stops
 /// writing cannot keep a leading caller from its deadlines.
 const MAX_LINES_PER_TURN: usize = 256;
+/// How long the reader waits on a pipe that says it is empty while nobody
+/// leads, before it looks again (a rare race, or a pipe left non-blocking).
+const RECHECK_EVERY: Duration = Duration::from_millis(50);
 /// Writes to a pipe up to this size go out whole or not at all (POSIX `PIPE_BUF`).
 const ATOMIC_PIPE_WRITE: usize = 512;
 
@@ -66,12 +75,6 @@ pub(super) struct ReadSide {
     /// write is over (it holds stdin, which the end's clean-up takes).
     end_in_write: Mutex<Option<Error>>,
     handed_back: Condvar,
-    /// Wakes the reader thread from its poll when a leader gives the reads
-    /// back: what the leader left (buffered lines, answers) is the reader's.
-    wake: (PipeReader, PipeWriter),
-    /// A capped turn left lines in the buffer: the next read must not wait
-    /// for the pipe first (it may stay empty).
-    buffered: AtomicBool,
     ended: AtomicBool,
     inbound: Arc<dyn Inbound>,
     pipe: Arc<Pipe>,
@@ -107,10 +110,7 @@ impl ReadSide {
         pipe: Arc<Pipe>,
     ) -> io::Result<ReadSide> {
         let fd = stdout.as_raw_fd();
-        set_nonblocking(fd)?;
-        let wake = io::pipe()?;
-        set_nonblocking(wake.0.as_raw_fd())?;
-        set_nonblocking(wake.1.as_raw_fd())?;
+        set_nonblocking(fd, false)?; // the reader thread's reads block
         Ok(ReadSide {
             fd,
             state: Mutex::new(ReadState {
@@ -125,8 +125,6 @@ impl ReadSide {
             answers: Answers::default(),
             end_in_write: Mutex::new(None),
             handed_back: Condvar::new(),
-            wake,
-            buffered: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             inbound,
             pipe,
@@ -145,40 +143,37 @@ impl ReadSide {
             if self.ended.load(Ordering::Acquire) {
                 return;
             }
-            // Lines left in the buffer by a capped turn are read without waiting.
-            if !self.buffered.load(Ordering::Acquire)
-                && let Err(e) = self.wait_readable()
-            {
-                self.end(Error::io_sent(format!("reading from server failed: {e}")));
-                return;
-            }
-            if self.leading.load(Ordering::Acquire) {
-                continue; // the leader reads what came
-            }
+            self.send_answers(None); // what a leader left, before the read blocks
             let mut state = self.state.lock();
             if self.ended.load(Ordering::Acquire) {
                 return;
             }
+            // Blocks until bytes come (buffered lines first); after the first
+            // bytes, or once a caller leads, the pipe may say it has no more.
             let step = self.read_available(&mut state);
             drop(state);
-            if let Step::End(error) = step {
-                self.end(error);
-                return;
+            match step {
+                Step::End(error) => {
+                    self.end(error);
+                    return;
+                }
+                // Only a non-blocking pipe says so: a caller leads (then the
+                // reader stands by at the top), or led and gave back just now
+                // (then lines it left are read at once), or the pipe could not
+                // be made blocking again (then this waits a little instead of
+                // spinning).
+                Step::Empty if !self.leading.load(Ordering::Acquire) => {
+                    if !self.state.lock().reader.buffer().is_empty() {
+                        continue;
+                    }
+                    if let Err(e) = poll_fds(&mut [pollfd(self.fd, libc::POLLIN)], Some(RECHECK_EVERY)) {
+                        self.end(Error::io_sent(format!("reading from server failed: {e}")));
+                        return;
+                    }
+                }
+                _ => self.send_answers(None),
             }
-            self.send_answers(None);
         }
-    }
-
-    /// The reader thread's wait: until stdout has bytes (or hung up), or a
-    /// leader gave the reads back.
-    fn wait_readable(&self) -> io::Result<()> {
-        let mut fds = [pollfd(self.fd, libc::POLLIN), pollfd(self.wake.0.as_raw_fd(), libc::POLLIN)];
-        poll_fds(&mut fds, None)?;
-        if fds[1].revents != 0 {
-            let mut drained = [0u8; 64];
-            while matches!((&self.wake.0).read(&mut drained), Ok(n) if n > 0) {}
-        }
-        Ok(())
     }
 
     /// Takes the lead of the reads for the calling thread; `false` when
@@ -186,6 +181,11 @@ impl ReadSide {
     pub(super) fn lead(&self) -> bool {
         let mut led = self.led.lock();
         if led.is_some() || self.ended.load(Ordering::Acquire) {
+            return false;
+        }
+        // The leader waits with its own deadline: its reads must not block.
+        if let Err(e) = set_nonblocking(self.fd, true) {
+            log::debug!(target: "mcpstore::stdio", "[{}] cannot lead the reads: {e}", self.pipe.service);
             return false;
         }
         *led = Some(std::thread::current().id());
@@ -197,12 +197,12 @@ impl ReadSide {
     pub(super) fn release(&self) {
         let mut led = self.led.lock();
         if *led == Some(std::thread::current().id()) {
+            if let Err(e) = set_nonblocking(self.fd, false) {
+                log::warn!(target: "mcpstore::stdio", "[{}] the reader polls from now on: {e}", self.pipe.service);
+            }
             *led = None;
             self.leading.store(false, Ordering::Release);
             self.handed_back.notify_all();
-            // The reader may sit in its poll since before the lead was taken;
-            // a full wake pipe has a wake-up in it already.
-            let _ = (&self.wake.1).write(&[1]);
         }
     }
 
@@ -248,7 +248,13 @@ impl ReadSide {
                 Some(left) if answer.len() <= ATOMIC_PIPE_WRITE => left.min(REPLY_TIMEOUT),
                 _ => REPLY_TIMEOUT,
             };
-            match self.write_routing(&answer, timeout) {
+            // The reader thread does not route while it answers: its reads
+            // block, and it is the only reader then.
+            let written = match until {
+                Some(_) => self.write_routing(&answer, timeout),
+                None => self.pipe.write_all(&answer, timeout, None),
+            };
+            match written {
                 Ok(()) => {}
                 // Not a byte went out, and only the leader's deadline ran out.
                 Err(Error::Timeout { .. }) if timeout < REPLY_TIMEOUT => {
@@ -309,12 +315,6 @@ impl ReadSide {
 
     /// Routes the complete lines the pipe holds now (a turn's worth at most).
     fn read_available(&self, state: &mut ReadState) -> Step {
-        let step = self.read_turn(state);
-        self.buffered.store(matches!(step, Step::More), Ordering::Release);
-        step
-    }
-
-    fn read_turn(&self, state: &mut ReadState) -> Step {
         let mut routed = 0;
         loop {
             if routed == MAX_LINES_PER_TURN {
@@ -416,7 +416,6 @@ impl ReadSide {
         // The reader thread ends too, standing by or in its poll.
         drop(self.led.lock());
         self.handed_back.notify_all();
-        let _ = (&self.wake.1).write(&[1]);
         log::debug!(target: "mcpstore::stdio", "[{}] connection ended: {error}", self.pipe.service);
         self.inbound.on_closed(error);
     }
