@@ -2,7 +2,8 @@
 //!
 //! Writes are serialized by a mutex and bounded by a deadline (the pipe is
 //! non-blocking and polled). One reader thread parses stdout and routes every
-//! message to the [`Inbound`]; one thread drains stderr into the `log` facade
+//! message to the [`Inbound`], unless a batch lane leads the reads (then the
+//! lane routes on its own thread); one thread drains stderr into the `log` facade
 //! so the server can never block on a full pipe. The write side (and how it
 //! keeps `SIGPIPE` away from the host) is in `stdio_pipe`, the read side in
 //! `stdio_read`.

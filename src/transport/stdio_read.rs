@@ -92,7 +92,7 @@ struct ReadState {
 /// What reading what the pipe holds now came to.
 enum Step {
     /// At least one line was routed, and all that was read (the pipe may
-    /// hold more: the caller polls before it reads again).
+    /// hold more).
     Routed,
     /// A turn's worth of lines was routed; more may be buffered or in the pipe.
     More,
@@ -413,7 +413,8 @@ impl ReadSide {
             return;
         }
         self.pipe.open.store(false, Ordering::Release);
-        // The reader thread ends too, standing by or in its poll.
+        // The reader thread ends too: standing by, it is woken here; blocked
+        // in a read, it ends when the pipe closes (at the latest at shutdown).
         drop(self.led.lock());
         self.handed_back.notify_all();
         log::debug!(target: "mcpstore::stdio", "[{}] connection ended: {error}", self.pipe.service);
